@@ -1,0 +1,21 @@
+/// Everything a job's processes must agree on; the coordinator owns it and hands it to every node on Register.
+public struct JobConfig: Sendable, Equatable {
+    public var seed: UInt64 = 42
+    /// Input width, hidden widths…, number of classes.
+    public var layerSizes: [Int] = [64, 512, 512, 10]
+    public var optimizer = OptimizerConfig(kind: .momentum, learningRate: 0.05)
+    /// Largest chunk of a tensor on one server (BytePS cuts at 4 MB; the demo's smaller default spreads its layers).
+    public var chunkElements = 65_536
+    public var servers = 1
+    public var workers = 1
+    public var batchSize = 64
+    public var epochs = 3
+    public var trainSamples = 48_000
+    public var testSamples = 8_000
+    public var heartbeatTimeoutMs = 5_000
+    public var allowNonFinite = false
+
+    public init() {}
+
+    public var params: [ParamSpec] { ParamSpec.mlp(layerSizes: layerSizes) }
+}

@@ -1,0 +1,95 @@
+/// Which update rule the servers apply, and its hyper-parameters.
+///
+/// Weight decay is L2 regularisation added to the gradient (`g + λ·w`) before the rule, as PyTorch's `SGD` and
+/// `Adam` do (not AdamW's decoupled form).
+public struct OptimizerConfig: Sendable, Equatable {
+    public enum Kind: Int, Sendable, CaseIterable {
+        case sgd = 1
+        case momentum = 2
+        case adam = 3
+    }
+
+    public var kind: Kind
+    public var learningRate: Float
+    public var momentum: Float
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+    public var weightDecay: Float
+
+    public init(kind: Kind, learningRate: Float, momentum: Float = 0.9, beta1: Float = 0.9, beta2: Float = 0.999,
+                epsilon: Float = 1e-8, weightDecay: Float = 0) {
+        self.kind = kind
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+    }
+
+    /// How many fp32 state buffers the rule keeps beside the weights (momentum: velocity; Adam: m and v).
+    public var stateBuffers: Int {
+        switch kind {
+        case .sgd: 0
+        case .momentum: 1
+        case .adam: 2
+        }
+    }
+}
+
+/// The update rules, as tight loops over raw buffers: the server's hot path, no allocation.
+public enum Optimizer {
+    /// Applies one gradient to `weights` in place.
+    /// - Parameters:
+    ///   - state: `config.stateBuffers × count` floats, updated in place (momentum: velocity; Adam: m then v).
+    ///   - step: 1 for the first update of these weights, 2 for the second… (Adam's bias correction).
+    public static func apply(_ config: OptimizerConfig, weights: UnsafeMutablePointer<Float>,
+                             state: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>, count: Int,
+                             step: UInt64) {
+        let lr = config.learningRate, wd = config.weightDecay
+        switch config.kind {
+        case .sgd:
+            for i in 0..<count {
+                weights[i] -= lr * (gradient[i] + wd * weights[i])
+            }
+        case .momentum:
+            let velocity = state, mu = config.momentum
+            for i in 0..<count {
+                let v = mu * velocity[i] + (gradient[i] + wd * weights[i])
+                velocity[i] = v
+                weights[i] -= lr * v
+            }
+        case .adam:
+            let m = state, v = state + count, b1 = config.beta1, b2 = config.beta2, eps = config.epsilon
+            let t = Float(step)
+            let correction1 = 1 - pow(b1, t), correction2 = 1 - pow(b2, t)
+            let stepSize = lr / correction1, invSqrtCorrection2 = 1 / correction2.squareRoot()
+            for i in 0..<count {
+                let g = gradient[i] + wd * weights[i]
+                let mi = b1 * m[i] + (1 - b1) * g
+                let vi = b2 * v[i] + (1 - b2) * g * g
+                m[i] = mi
+                v[i] = vi
+                weights[i] -= stepSize * mi / (vi.squareRoot() * invSqrtCorrection2 + eps)
+            }
+        }
+    }
+
+    /// True when every value is finite (no NaN, no ±Inf); branch-free so it vectorises.
+    public static func allFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
+        var bad: UInt32 = 0
+        values.withMemoryRebound(to: UInt32.self, capacity: count) { bits in
+            for i in 0..<count {
+                bad |= (bits[i] & 0x7F80_0000) == 0x7F80_0000 ? 1 : 0
+            }
+        }
+        return bad == 0
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

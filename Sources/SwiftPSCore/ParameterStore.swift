@@ -1,0 +1,129 @@
+/// A gradient or value as it arrived: a key, a dtype, an element count and the bytes, read in place.
+public struct TensorView {
+    public var key: UInt64
+    public var dtype: DType
+    public var count: Int
+    public var bytes: UnsafeRawBufferPointer
+
+    public init(key: UInt64, dtype: DType, count: Int, bytes: UnsafeRawBufferPointer) {
+        self.key = key
+        self.dtype = dtype
+        self.count = count
+        self.bytes = bytes
+    }
+}
+
+/// The fp32 master weights, optimizer state and version (clock) of a set of chunks.
+///
+/// Pure logic: it owns memory and applies updates, and knows nothing of sockets. A push is validated whole before any
+/// of it is applied, so a bad request leaves every weight as it was. Not thread-safe: one thread owns a store.
+public final class ParameterStore {
+    /// One chunk's memory: weights then the optimizer's state buffers, in one allocation.
+    struct Slot {
+        var memory: UnsafeMutableBufferPointer<Float>
+        var count: Int
+        var version: UInt64
+        var weights: UnsafeMutablePointer<Float> { memory.baseAddress! }
+        var state: UnsafeMutablePointer<Float> { memory.baseAddress! + count }
+    }
+
+    public let optimizer: OptimizerConfig
+    public let allowNonFinite: Bool
+    private var slots: [UInt64: Slot] = [:]
+    /// Reused when a payload is not 4-byte aligned (small ZeroMQ frames may sit at any offset).
+    private var alignedScratch: UnsafeMutableBufferPointer<Float> = .init(start: nil, count: 0)
+
+    public private(set) var elements = 0
+
+    /// Allocates and initialises the given chunks deterministically from `seed`.
+    public init(chunks: [Chunk], params: [ParamSpec], seed: UInt64, optimizer: OptimizerConfig,
+                allowNonFinite: Bool = false) {
+        self.optimizer = optimizer
+        self.allowNonFinite = allowNonFinite
+        for chunk in chunks {
+            let memory = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunk.count * (1 + optimizer.stateBuffers))
+            memory.initialize(repeating: 0)
+            DeterministicInit.fill(UnsafeMutableBufferPointer(rebasing: memory[0..<chunk.count]), seed: seed,
+                                   param: chunk.param, spec: params[chunk.param], offset: chunk.offset)
+            slots[chunk.key] = Slot(memory: memory, count: chunk.count, version: 0)
+            elements += chunk.count
+        }
+    }
+
+    deinit {
+        for slot in slots.values { slot.memory.deallocate() }
+        alignedScratch.deallocate()
+    }
+
+    public var keyCount: Int { slots.count }
+    public var keys: [UInt64] { slots.keys.sorted() }
+
+    public func count(of key: UInt64) -> Int? { slots[key]?.count }
+    public func version(of key: UInt64) -> UInt64? { slots[key]?.version }
+
+    /// Checks a whole push: known keys, no key twice, dtype, element count, byte length, finite values.
+    public func validate(_ gradients: [TensorView]) throws(SwiftPSError) {
+        var seen = Set<UInt64>()
+        for g in gradients {
+            guard let slot = slots[g.key] else {
+                throw SwiftPSError(.notFound, "unknown key \(keyName(g.key)) (this server holds \(slots.count) keys)")
+            }
+            guard seen.insert(g.key).inserted else {
+                throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)) appears twice in one push")
+            }
+            guard g.dtype == .f32 else {
+                throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)): dtype \(g.dtype) is not accepted, send f32")
+            }
+            guard g.count == slot.count else {
+                throw SwiftPSError(.invalidArgument,
+                                   "key \(keyName(g.key)): \(g.count) elements sent, the key has \(slot.count)")
+            }
+            guard g.bytes.count == g.count * g.dtype.byteWidth else {
+                throw SwiftPSError(.invalidArgument,
+                                   "key \(keyName(g.key)): payload is \(g.bytes.count) bytes, expected \(g.count * 4)")
+            }
+            if !allowNonFinite {
+                let finite = withFloats(g) { Optimizer.allFinite($0, count: g.count) }
+                guard finite else {
+                    throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)): gradient holds NaN or Inf; refused")
+                }
+            }
+        }
+    }
+
+    /// Applies a validated push; returns each key's new version, in order.
+    public func apply(_ gradients: [TensorView]) -> [UInt64] {
+        gradients.map { g in
+            var slot = slots[g.key]!
+            slot.version += 1
+            withFloats(g) { values in
+                Optimizer.apply(optimizer, weights: slot.weights, state: slot.state, gradient: values,
+                                count: slot.count, step: slot.version)
+            }
+            slots[g.key] = slot
+            return slot.version
+        }
+    }
+
+    /// Lends a key's current weights and version; nil for an unknown key.
+    public func withWeights<R>(of key: UInt64, _ body: (UnsafeBufferPointer<Float>, UInt64) throws -> R) rethrows -> R? {
+        guard let slot = slots[key] else { return nil }
+        return try body(UnsafeBufferPointer(start: slot.weights, count: slot.count), slot.version)
+    }
+
+    private func withFloats<R>(_ view: TensorView, _ body: (UnsafePointer<Float>) -> R) -> R {
+        let base = view.bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 4)!
+        if Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+            return body(base.assumingMemoryBound(to: Float.self))
+        }
+        if alignedScratch.count < view.count {
+            alignedScratch.deallocate()
+            alignedScratch = .allocate(capacity: view.count)
+        }
+        UnsafeMutableRawPointer(alignedScratch.baseAddress!).copyMemory(from: base, byteCount: view.count * 4)
+        return body(alignedScratch.baseAddress!)
+    }
+}
+
+/// `param:chunk` — how keys are shown to people.
+public func keyName(_ key: UInt64) -> String { "\(key >> 32):\(key & 0xFFFF_FFFF)" }

@@ -1,0 +1,393 @@
+internal import CProtobufC
+internal import SwiftPSProto
+import SwiftPSCore
+
+// WireMessage conformances: each message's fields copied to and from its protobuf-c struct.
+
+private func cEnum<E: RawRepresentable>(_ value: Int) -> E where E.RawValue == UInt32 {
+    E(rawValue: UInt32(truncatingIfNeeded: value))!
+}
+
+private func decodeRole(_ raw: UInt32) throws(SwiftPSError) -> Role {
+    guard let role = Role(rawValue: Int(raw)) else { throw SwiftPSError(.invalidArgument, "unknown role \(raw)") }
+    return role
+}
+
+private func decodeDType(_ raw: UInt32) throws(SwiftPSError) -> DType {
+    if raw == 0 { return .f32 }
+    guard let dtype = DType(rawValue: Int(raw)) else { throw SwiftPSError(.invalidArgument, "unknown dtype \(raw)") }
+    return dtype
+}
+
+// MARK: - Shared sub-messages
+
+extension JobConfig {
+    fileprivate func c(_ arena: Arena) -> UnsafeMutablePointer<Swiftps__V1__JobConfig> {
+        var o = Swiftps__V1__OptimizerConfig()
+        swiftps__v1__optimizer_config__init(&o)
+        o.kind = cEnum(optimizer.kind.rawValue)
+        o.learning_rate = optimizer.learningRate
+        o.momentum = optimizer.momentum
+        o.beta1 = optimizer.beta1
+        o.beta2 = optimizer.beta2
+        o.epsilon = optimizer.epsilon
+        o.weight_decay = optimizer.weightDecay
+        var j = Swiftps__V1__JobConfig()
+        swiftps__v1__job_config__init(&j)
+        j.seed = seed
+        j.n_layer_sizes = layerSizes.count
+        j.layer_sizes = arena.array(layerSizes.map { UInt32($0) })
+        j.optimizer = arena.new(o)
+        j.chunk_elements = UInt32(chunkElements)
+        j.servers = UInt32(servers)
+        j.workers = UInt32(workers)
+        j.batch_size = UInt32(batchSize)
+        j.epochs = UInt32(epochs)
+        j.train_samples = UInt32(trainSamples)
+        j.test_samples = UInt32(testSamples)
+        j.heartbeat_timeout_ms = UInt32(heartbeatTimeoutMs)
+        j.allow_nonfinite = allowNonFinite ? 1 : 0
+        return arena.new(j)
+    }
+
+    fileprivate init(_ j: Swiftps__V1__JobConfig) throws(SwiftPSError) {
+        self.init()
+        seed = j.seed
+        layerSizes = array(j.layer_sizes, j.n_layer_sizes).map { Int($0) }
+        if let o = j.optimizer?.pointee {
+            guard let kind = OptimizerConfig.Kind(rawValue: Int(o.kind.rawValue)) else {
+                throw SwiftPSError(.invalidArgument, "unknown optimizer \(o.kind.rawValue)")
+            }
+            optimizer = OptimizerConfig(kind: kind, learningRate: o.learning_rate, momentum: o.momentum,
+                                        beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, weightDecay: o.weight_decay)
+        }
+        chunkElements = Int(j.chunk_elements)
+        servers = Int(j.servers)
+        workers = Int(j.workers)
+        batchSize = Int(j.batch_size)
+        epochs = Int(j.epochs)
+        trainSamples = Int(j.train_samples)
+        testSamples = Int(j.test_samples)
+        heartbeatTimeoutMs = Int(j.heartbeat_timeout_ms)
+        allowNonFinite = j.allow_nonfinite != 0
+    }
+}
+
+extension NodeInfo {
+    fileprivate func c(_ arena: Arena) -> UnsafeMutablePointer<Swiftps__V1__NodeInfo>? {
+        var n = Swiftps__V1__NodeInfo()
+        swiftps__v1__node_info__init(&n)
+        n.id = id
+        n.role = cEnum(role.rawValue)
+        n.address = arena.string(address)
+        n.state = cEnum(state.rawValue)
+        n.clock = clock
+        n.millis_since_heartbeat = millisSinceHeartbeat
+        n.samples_per_second = samplesPerSecond
+        n.rank = rank
+        return arena.new(n)
+    }
+
+    fileprivate init(_ n: Swiftps__V1__NodeInfo) throws(SwiftPSError) {
+        self.init(id: n.id, role: try decodeRole(n.role.rawValue), address: string(n.address),
+                  state: NodeState(rawValue: Int(n.state.rawValue)) ?? .alive, clock: n.clock,
+                  millisSinceHeartbeat: n.millis_since_heartbeat, samplesPerSecond: n.samples_per_second, rank: n.rank)
+    }
+}
+
+private func decodeNodes(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<Swiftps__V1__NodeInfo>?>?,
+                         _ count: Int) throws(SwiftPSError) -> [NodeInfo] {
+    var nodes: [NodeInfo] = []
+    for n in messages(pointer, count) { nodes.append(try NodeInfo(n)) }
+    return nodes
+}
+
+// MARK: - Coordinator messages
+
+extension RegisterRequest: WireMessage {
+    public func encoded() -> [UInt8] {
+        let arena = Arena()
+        var m = Swiftps__V1__RegisterRequest()
+        swiftps__v1__register_request__init(&m)
+        m.role = cEnum(role.rawValue)
+        m.address = arena.string(address)
+        m.instance = arena.string(instance)
+        return pack(&m, swiftps__v1__register_request__get_packed_size, swiftps__v1__register_request__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "RegisterRequest", swiftps__v1__register_request__unpack,
+                          swiftps__v1__register_request__free_unpacked) { (m) throws(SwiftPSError) in
+            RegisterRequest(role: try decodeRole(m.pointee.role.rawValue), address: string(m.pointee.address),
+                            instance: string(m.pointee.instance))
+        }
+    }
+}
+
+extension RegisterReply: WireMessage {
+    public func encoded() -> [UInt8] {
+        let arena = Arena()
+        var m = Swiftps__V1__RegisterReply()
+        swiftps__v1__register_reply__init(&m)
+        m.node_id = nodeID
+        m.rank = rank
+        m.job = job.c(arena)
+        return pack(&m, swiftps__v1__register_reply__get_packed_size, swiftps__v1__register_reply__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "RegisterReply", swiftps__v1__register_reply__unpack,
+                          swiftps__v1__register_reply__free_unpacked) { (m) throws(SwiftPSError) in
+            guard let job = m.pointee.job?.pointee else { throw SwiftPSError(.invalidArgument, "RegisterReply without job") }
+            return RegisterReply(nodeID: m.pointee.node_id, rank: m.pointee.rank, job: try JobConfig(job))
+        }
+    }
+}
+
+extension HeartbeatRequest: WireMessage {
+    public func encoded() -> [UInt8] {
+        var m = Swiftps__V1__HeartbeatRequest()
+        swiftps__v1__heartbeat_request__init(&m)
+        m.node_id = nodeID
+        m.clock = clock
+        m.samples_per_second = samplesPerSecond
+        return pack(&m, swiftps__v1__heartbeat_request__get_packed_size, swiftps__v1__heartbeat_request__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "HeartbeatRequest", swiftps__v1__heartbeat_request__unpack,
+                          swiftps__v1__heartbeat_request__free_unpacked) { m in
+            HeartbeatRequest(nodeID: m.pointee.node_id, clock: m.pointee.clock,
+                             samplesPerSecond: m.pointee.samples_per_second)
+        }
+    }
+}
+
+extension HeartbeatReply: WireMessage {
+    public func encoded() -> [UInt8] {
+        var m = Swiftps__V1__HeartbeatReply()
+        swiftps__v1__heartbeat_reply__init(&m)
+        m.job_finished = jobFinished ? 1 : 0
+        return pack(&m, swiftps__v1__heartbeat_reply__get_packed_size, swiftps__v1__heartbeat_reply__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "HeartbeatReply", swiftps__v1__heartbeat_reply__unpack,
+                          swiftps__v1__heartbeat_reply__free_unpacked) { m in
+            HeartbeatReply(jobFinished: m.pointee.job_finished != 0)
+        }
+    }
+}
+
+extension ShardMap: WireMessage {
+    public func encoded() -> [UInt8] {
+        let arena = Arena()
+        var m = Swiftps__V1__ShardMap()
+        swiftps__v1__shard_map__init(&m)
+        m.ready = ready ? 1 : 0
+        m.n_servers = servers.count
+        m.servers = arena.array(servers.map { $0.c(arena) })
+        let cParams: [UnsafeMutablePointer<Swiftps__V1__ParamSpec>?] = params.map { p in
+            var c = Swiftps__V1__ParamSpec()
+            swiftps__v1__param_spec__init(&c)
+            c.name = arena.string(p.name)
+            c.count = UInt64(p.count)
+            c.fan_in = UInt32(p.fanIn)
+            return arena.new(c)
+        }
+        m.n_params = cParams.count
+        m.params = arena.array(cParams)
+        let cChunks: [UnsafeMutablePointer<Swiftps__V1__Chunk>?] = chunks.map { k in
+            var c = Swiftps__V1__Chunk()
+            swiftps__v1__chunk__init(&c)
+            c.key = k.key
+            c.param = UInt32(k.param)
+            c.offset = UInt64(k.offset)
+            c.count = UInt64(k.count)
+            c.server = k.server
+            return arena.new(c)
+        }
+        m.n_chunks = cChunks.count
+        m.chunks = arena.array(cChunks)
+        return pack(&m, swiftps__v1__shard_map__get_packed_size, swiftps__v1__shard_map__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "ShardMap", swiftps__v1__shard_map__unpack,
+                          swiftps__v1__shard_map__free_unpacked) { (m) throws(SwiftPSError) in
+            let s = m.pointee
+            let params = messages(s.params, s.n_params).map {
+                ParamSpec(name: string($0.name), count: Int($0.count), fanIn: Int($0.fan_in))
+            }
+            let chunks = messages(s.chunks, s.n_chunks).map {
+                Chunk(key: $0.key, param: Int($0.param), offset: Int($0.offset), count: Int($0.count), server: $0.server)
+            }
+            return ShardMap(ready: s.ready != 0, servers: try decodeNodes(s.servers, s.n_servers), params: params,
+                            chunks: chunks)
+        }
+    }
+}
+
+extension BarrierRequest: WireMessage {
+    public func encoded() -> [UInt8] {
+        let arena = Arena()
+        var m = Swiftps__V1__BarrierRequest()
+        swiftps__v1__barrier_request__init(&m)
+        m.name = arena.string(name)
+        m.node_id = nodeID
+        return pack(&m, swiftps__v1__barrier_request__get_packed_size, swiftps__v1__barrier_request__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "BarrierRequest", swiftps__v1__barrier_request__unpack,
+                          swiftps__v1__barrier_request__free_unpacked) { m in
+            BarrierRequest(name: string(m.pointee.name), nodeID: m.pointee.node_id)
+        }
+    }
+}
+
+extension BarrierReply: WireMessage {
+    public func encoded() -> [UInt8] {
+        var m = Swiftps__V1__BarrierReply()
+        swiftps__v1__barrier_reply__init(&m)
+        m.participants = participants
+        return pack(&m, swiftps__v1__barrier_reply__get_packed_size, swiftps__v1__barrier_reply__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "BarrierReply", swiftps__v1__barrier_reply__unpack,
+                          swiftps__v1__barrier_reply__free_unpacked) { m in
+            BarrierReply(participants: m.pointee.participants)
+        }
+    }
+}
+
+extension FinishRequest: WireMessage {
+    public func encoded() -> [UInt8] {
+        var m = Swiftps__V1__FinishRequest()
+        swiftps__v1__finish_request__init(&m)
+        m.node_id = nodeID
+        return pack(&m, swiftps__v1__finish_request__get_packed_size, swiftps__v1__finish_request__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "FinishRequest", swiftps__v1__finish_request__unpack,
+                          swiftps__v1__finish_request__free_unpacked) { m in
+            FinishRequest(nodeID: m.pointee.node_id)
+        }
+    }
+}
+
+extension ClusterStatusReply: WireMessage {
+    public func encoded() -> [UInt8] {
+        let arena = Arena()
+        var m = Swiftps__V1__ClusterStatusReply()
+        swiftps__v1__cluster_status_reply__init(&m)
+        m.n_nodes = nodes.count
+        m.nodes = arena.array(nodes.map { $0.c(arena) })
+        m.job_finished = jobFinished ? 1 : 0
+        return pack(&m, swiftps__v1__cluster_status_reply__get_packed_size, swiftps__v1__cluster_status_reply__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "ClusterStatusReply", swiftps__v1__cluster_status_reply__unpack,
+                          swiftps__v1__cluster_status_reply__free_unpacked) { (m) throws(SwiftPSError) in
+            ClusterStatusReply(nodes: try decodeNodes(m.pointee.nodes, m.pointee.n_nodes),
+                               jobFinished: m.pointee.job_finished != 0)
+        }
+    }
+}
+
+// MARK: - Parameter server messages
+
+extension PushReply: WireMessage {
+    public func encoded() -> [UInt8] {
+        let arena = Arena()
+        var m = Swiftps__V1__PushReply()
+        swiftps__v1__push_reply__init(&m)
+        m.n_versions = versions.count
+        m.versions = arena.array(versions)
+        return pack(&m, swiftps__v1__push_reply__get_packed_size, swiftps__v1__push_reply__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "PushReply", swiftps__v1__push_reply__unpack,
+                          swiftps__v1__push_reply__free_unpacked) { m in
+            PushReply(versions: array(m.pointee.versions, m.pointee.n_versions))
+        }
+    }
+}
+
+extension PullRequest: WireMessage {
+    public func encoded() -> [UInt8] {
+        let arena = Arena()
+        var m = Swiftps__V1__PullRequest()
+        swiftps__v1__pull_request__init(&m)
+        m.n_keys = keys.count
+        m.keys = arena.array(keys)
+        m.dtype = cEnum(dtype.rawValue)
+        return pack(&m, swiftps__v1__pull_request__get_packed_size, swiftps__v1__pull_request__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "PullRequest", swiftps__v1__pull_request__unpack,
+                          swiftps__v1__pull_request__free_unpacked) { (m) throws(SwiftPSError) in
+            PullRequest(keys: array(m.pointee.keys, m.pointee.n_keys), dtype: try decodeDType(m.pointee.dtype.rawValue))
+        }
+    }
+}
+
+extension PushPullRequest: WireMessage {
+    public func encoded() -> [UInt8] {
+        var m = Swiftps__V1__PushPullRequest()
+        swiftps__v1__push_pull_request__init(&m)
+        m.dtype = cEnum(dtype.rawValue)
+        return pack(&m, swiftps__v1__push_pull_request__get_packed_size, swiftps__v1__push_pull_request__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "PushPullRequest", swiftps__v1__push_pull_request__unpack,
+                          swiftps__v1__push_pull_request__free_unpacked) { (m) throws(SwiftPSError) in
+            PushPullRequest(dtype: try decodeDType(m.pointee.dtype.rawValue))
+        }
+    }
+}
+
+extension StatsReply: WireMessage {
+    public func encoded() -> [UInt8] {
+        var m = Swiftps__V1__StatsReply()
+        swiftps__v1__stats_reply__init(&m)
+        m.pushes = pushes
+        m.pulls = pulls
+        m.rejected = rejected
+        m.bytes_received = bytesReceived
+        m.bytes_sent = bytesSent
+        m.keys = keys
+        m.elements = elements
+        m.node_id = nodeID
+        return pack(&m, swiftps__v1__stats_reply__get_packed_size, swiftps__v1__stats_reply__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "StatsReply", swiftps__v1__stats_reply__unpack,
+                          swiftps__v1__stats_reply__free_unpacked) { m in
+            var s = StatsReply()
+            s.pushes = m.pointee.pushes
+            s.pulls = m.pointee.pulls
+            s.rejected = m.pointee.rejected
+            s.bytesReceived = m.pointee.bytes_received
+            s.bytesSent = m.pointee.bytes_sent
+            s.keys = m.pointee.keys
+            s.elements = m.pointee.elements
+            s.nodeID = m.pointee.node_id
+            return s
+        }
+    }
+}
+
+extension Empty {
+    /// Checks that `bytes` parse as a message with no fields (unknown fields are skipped, as protobuf does).
+    public static func validate(_ bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        try unpack(bytes, "request", swiftps__v1__push_request__unpack, swiftps__v1__push_request__free_unpacked) { _ in }
+    }
+}
