@@ -24,10 +24,10 @@ let package = Package(
         .target(name: "SwiftPSWire", dependencies: ["SwiftPSCore", "SwiftPSProto", "CProtobufC"], swiftSettings: strict),
         .target(name: "SwiftPSTransport", dependencies: ["SwiftPSCore", "SwiftPSWire", "CZeroMQ"], swiftSettings: strict),
         .target(name: "SwiftPSModel", dependencies: ["SwiftPSCore", "COpenBLAS"], swiftSettings: strict),
-        .target(name: "SwiftPSServer", dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport"], swiftSettings: strict),
+        .target(name: "SwiftPSServer", dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSCoordinator"], swiftSettings: strict),
         .target(name: "SwiftPSCoordinator", dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport"], swiftSettings: strict),
         .target(name: "SwiftPSWorker",
-                dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSModel"], swiftSettings: strict),
+                dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSCoordinator", "SwiftPSServer", "SwiftPSModel"], swiftSettings: strict),
         .target(name: "SwiftPSBench",
                 dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer"], swiftSettings: strict),
         .executableTarget(

@@ -1,1 +1,1 @@
-// placeholder
+public enum TransportBenchmark { public static func run(secondsPerFigure: Double, json: Bool) async throws {} }

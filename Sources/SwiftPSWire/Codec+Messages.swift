@@ -390,4 +390,9 @@ extension Empty {
     public static func validate(_ bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
         try unpack(bytes, "request", swiftps__v1__push_request__unpack, swiftps__v1__push_request__free_unpacked) { _ in }
     }
+
+    public static func validate(_ bytes: [UInt8]) throws(SwiftPSError) {
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(SwiftPSError) in try validate(raw) } }
+        try result.get()
+    }
 }

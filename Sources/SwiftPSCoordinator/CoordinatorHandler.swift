@@ -1,0 +1,167 @@
+import SwiftPSCore
+import SwiftPSWire
+import SwiftPSTransport
+
+/// The Coordinator service: membership, the shard map, heartbeats, barriers and the end of the job.
+///
+/// Pure logic on the coordinator's socket thread (see `RPCHandler`); tests drive it with requests and clock ticks.
+/// The job ends once the expected workers have all registered and none is still alive (finished or dead); servers
+/// learn it from their next heartbeat and leave, and the coordinator is done when no server is left alive.
+public final class CoordinatorHandler: RPCHandler {
+    struct Node {
+        var info: NodeInfo
+        var instance: String
+        var lastHeartbeat: ContinuousClock.Instant
+    }
+
+    public let job: JobConfig
+    private let log: Log
+    private var nodes: [UInt32: Node] = [:]
+    private var instances: [String: UInt32] = [:]
+    private var nextID: UInt32 = 1
+    private var shardMap: ShardMap?
+    private var barriers: [String: [UInt32: Route]] = [:]
+    private var now: ContinuousClock.Instant
+
+    public private(set) var jobFinished = false
+    /// The job ended and every server has left: the coordinator may exit.
+    public var isDone: Bool { jobFinished && !nodes.values.contains { $0.info.role == .server && $0.info.state == .alive } }
+
+    public init(job: JobConfig, log: Log = Log("coordinator"), now: ContinuousClock.Instant = .now) {
+        self.job = job
+        self.log = log
+        self.now = now
+    }
+
+    public func handle(_ request: IncomingRequest) -> [OutgoingReply] {
+        do {
+            return try answer(request)
+        } catch {
+            return [OutgoingReply(to: request.route, error: error)]
+        }
+    }
+
+    public func tick(now: ContinuousClock.Instant) -> [OutgoingReply] {
+        self.now = now
+        let timeout = Duration.milliseconds(job.heartbeatTimeoutMs)
+        for (id, node) in nodes where node.info.state == .alive && now - node.lastHeartbeat > timeout {
+            nodes[id]!.info.state = .dead
+            log.info("\(node.info.role) \(id) missed heartbeats for \(timeout): marked dead")
+        }
+        updateJobState()
+        return releaseBarriers()
+    }
+
+    private func answer(_ request: IncomingRequest) throws(SwiftPSError) -> [OutgoingReply] {
+        let route = request.route, body = request.envelope.body
+        guard request.tensors.isEmpty else {
+            throw SwiftPSError(.invalidArgument, "coordinator requests carry no payload frames")
+        }
+        guard let method = request.envelope.method else {
+            throw SwiftPSError(.unimplemented, "unknown method \(request.envelope.methodRaw)")
+        }
+        switch method {
+        case .register:
+            return [OutgoingReply(to: route, try register(try RegisterRequest(decoding: body)))]
+        case .heartbeat:
+            return [OutgoingReply(to: route, try heartbeat(try HeartbeatRequest(decoding: body)))]
+        case .getShardMap:
+            try Empty.validate(body)
+            return [OutgoingReply(to: route, shardMap ?? ShardMap(ready: false))]
+        case .barrier:
+            let barrier = try BarrierRequest(decoding: body)
+            _ = try node(barrier.nodeID, role: .worker)
+            barriers[barrier.name, default: [:]][barrier.nodeID] = route
+            return releaseBarriers()
+        case .finish:
+            let finish = try FinishRequest(decoding: body)
+            _ = try node(finish.nodeID, role: nil)
+            nodes[finish.nodeID]!.info.state = .finished
+            log.info("\(nodes[finish.nodeID]!.info.role) \(finish.nodeID) finished")
+            updateJobState()
+            return [OutgoingReply(to: route, Empty())] + releaseBarriers()
+        case .clusterStatus:
+            try Empty.validate(body)
+            return [OutgoingReply(to: route, clusterStatus())]
+        default:
+            throw SwiftPSError(.unimplemented, "\(method) is not a Coordinator method")
+        }
+    }
+
+    private func register(_ request: RegisterRequest) throws(SwiftPSError) -> RegisterReply {
+        if let id = instances[request.instance], let node = nodes[id] {  // a retried Register
+            return RegisterReply(nodeID: id, rank: node.info.rank, job: job)
+        }
+        let expected = request.role == .server ? job.servers : job.workers
+        let rank = nodes.values.filter { $0.info.role == request.role }.count
+        guard rank < expected else {
+            throw SwiftPSError(.failedPrecondition, "the job expects \(expected) \(request.role)s and all have registered")
+        }
+        if request.role == .server {
+            guard !request.address.isEmpty else { throw SwiftPSError(.invalidArgument, "a server must give its address") }
+        }
+        let id = nextID
+        nextID += 1
+        nodes[id] = Node(info: NodeInfo(id: id, role: request.role, address: request.address, rank: UInt32(rank)),
+                         instance: request.instance, lastHeartbeat: now)
+        instances[request.instance] = id
+        log.info("\(request.role) \(id) (rank \(rank)) registered\(request.address.isEmpty ? "" : " at \(request.address)")")
+        if request.role == .server && rank + 1 == job.servers { buildShardMap() }
+        return RegisterReply(nodeID: id, rank: UInt32(rank), job: job)
+    }
+
+    private func buildShardMap() {
+        let servers = nodes.values.map(\.info).filter { $0.role == .server }.sorted { $0.id < $1.id }
+        let chunks = Placement.chunks(params: job.params, chunkElements: job.chunkElements, servers: servers.map(\.id))
+        shardMap = ShardMap(ready: true, servers: servers, params: job.params, chunks: chunks)
+        log.info("shard map ready: \(chunks.count) chunks of \(job.params.count) tensors over \(servers.count) servers")
+    }
+
+    private func heartbeat(_ request: HeartbeatRequest) throws(SwiftPSError) -> HeartbeatReply {
+        let node = try node(request.nodeID, role: nil)
+        guard node.info.state != .dead else {
+            throw SwiftPSError(.failedPrecondition, "node \(request.nodeID) was dropped after missing its heartbeats")
+        }
+        nodes[request.nodeID]!.lastHeartbeat = now
+        nodes[request.nodeID]!.info.clock = request.clock
+        nodes[request.nodeID]!.info.samplesPerSecond = request.samplesPerSecond
+        if jobFinished && node.info.role == .server { nodes[request.nodeID]!.info.state = .finished }
+        return HeartbeatReply(jobFinished: jobFinished)
+    }
+
+    private func node(_ id: UInt32, role: Role?) throws(SwiftPSError) -> Node {
+        guard let node = nodes[id] else { throw SwiftPSError(.notFound, "no node \(id)") }
+        if let role, node.info.role != role { throw SwiftPSError(.failedPrecondition, "node \(id) is not a \(role)") }
+        return node
+    }
+
+    private func updateJobState() {
+        guard !jobFinished else { return }
+        let workers = nodes.values.filter { $0.info.role == .worker }
+        if workers.count == job.workers && !workers.contains(where: { $0.info.state == .alive }) {
+            jobFinished = true
+            log.info("job finished: every worker is done")
+        }
+    }
+
+    /// Answers every barrier that all live workers have reached.
+    private func releaseBarriers() -> [OutgoingReply] {
+        let alive = Set(nodes.values.filter { $0.info.role == .worker && $0.info.state == .alive }.map(\.info.id))
+        var replies: [OutgoingReply] = []
+        for (name, arrived) in barriers where alive.isSubset(of: arrived.keys) && !arrived.isEmpty {
+            let participants = BarrierReply(participants: UInt32(arrived.count))
+            replies += arrived.values.map { OutgoingReply(to: $0, participants) }
+            barriers[name] = nil
+        }
+        return replies
+    }
+
+    private func clusterStatus() -> ClusterStatusReply {
+        let infos = nodes.values.sorted { $0.info.id < $1.info.id }.map { node in
+            var info = node.info
+            info.millisSinceHeartbeat = UInt32(clamping: (now - node.lastHeartbeat).milliseconds)
+            return info
+        }
+        return ClusterStatusReply(nodes: infos, jobFinished: jobFinished)
+    }
+}

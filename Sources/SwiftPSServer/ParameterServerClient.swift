@@ -1,0 +1,35 @@
+import SwiftPSCore
+import SwiftPSWire
+import SwiftPSTransport
+
+/// The ParameterServer service as seen by a worker: push gradients, pull values, or both in one round trip.
+public final class ParameterServerClient: Sendable {
+    public let endpoint: String
+    private let rpc: RPCClient
+
+    public init(context: ZMQContext, endpoint: String) throws(SwiftPSError) {
+        self.endpoint = endpoint
+        rpc = try RPCClient(context: context, endpoint: endpoint)
+    }
+
+    public func close() async { await rpc.close() }
+
+    /// Applies `gradients` on the server; returns each key's new version.
+    public func push(_ gradients: [OutgoingTensor], timeout: Duration = .seconds(30)) async throws -> [UInt64] {
+        try await rpc.call(.push, Empty(), tensors: gradients, timeout: timeout).body(PushReply.self).versions
+    }
+
+    /// The current values of `keys`, read in place from the reply's frames.
+    public func pull(_ keys: [UInt64], timeout: Duration = .seconds(30)) async throws -> [ReceivedTensor] {
+        try await rpc.call(.pull, PullRequest(keys: keys), timeout: timeout).tensors
+    }
+
+    /// Applies `gradients`, then returns the new values of the same keys.
+    public func pushPull(_ gradients: [OutgoingTensor], timeout: Duration = .seconds(30)) async throws -> [ReceivedTensor] {
+        try await rpc.call(.pushPull, PushPullRequest(), tensors: gradients, timeout: timeout).tensors
+    }
+
+    public func stats(timeout: Duration = .seconds(5)) async throws -> StatsReply {
+        try await rpc.call(.stats, timeout: timeout).body(StatsReply.self)
+    }
+}

@@ -1,0 +1,170 @@
+import Synchronization
+import SwiftPSCore
+import SwiftPSWire
+import SwiftPSTransport
+
+/// Counters a server shares with its heartbeat loop; updated by the socket thread.
+public final class ServerCounters: Sendable {
+    public let pushes = Atomic<UInt64>(0)
+    public let pulls = Atomic<UInt64>(0)
+    public let rejected = Atomic<UInt64>(0)
+    public let bytesReceived = Atomic<UInt64>(0)
+    public let bytesSent = Atomic<UInt64>(0)
+
+    public init() {}
+
+    enum Counter { case pushes, pulls, rejected, bytesReceived, bytesSent }
+
+    func add(_ counter: Counter, _ value: Int) {
+        let amount = UInt64(value)
+        switch counter {
+        case .pushes: pushes.wrappingAdd(amount, ordering: .relaxed)
+        case .pulls: pulls.wrappingAdd(amount, ordering: .relaxed)
+        case .rejected: rejected.wrappingAdd(amount, ordering: .relaxed)
+        case .bytesReceived: bytesReceived.wrappingAdd(amount, ordering: .relaxed)
+        case .bytesSent: bytesSent.wrappingAdd(amount, ordering: .relaxed)
+        }
+    }
+}
+
+/// The ParameterServer service: applies pushes to its shard and answers pulls, on the server's socket thread.
+///
+/// Until its shard is installed it answers UNAVAILABLE. Every request is validated whole before anything is applied;
+/// a refused request leaves the weights as they were and is counted in `rejected`.
+public final class ParameterServerHandler: RPCHandler {
+    public let counters: ServerCounters
+    public let nodeID: UInt32
+    private var store: ParameterStore?
+    private let mailbox = Mutex<StoreBox?>(nil)
+    /// Pull snapshots, one per key, reused once libzmq has released the previous send of it.
+    private var snapshots: [UInt64: FloatBuffer] = [:]
+
+    public init(nodeID: UInt32 = 0, store: ParameterStore? = nil, counters: ServerCounters = ServerCounters()) {
+        self.nodeID = nodeID
+        self.store = store
+        self.counters = counters
+    }
+
+    /// Hands the shard to the socket thread (callable from any thread); the handler owns the store from then on.
+    public func install(_ store: sending ParameterStore) {
+        let box = StoreBox(store)
+        mailbox.withLock { $0 = box }
+    }
+
+    public func tick(now: ContinuousClock.Instant) -> [OutgoingReply] { [] }
+
+    public func handle(_ request: IncomingRequest) -> [OutgoingReply] {
+        counters.add(.bytesReceived, request.byteCount)
+        do {
+            let reply = try answer(request)
+            counters.add(.bytesSent, reply.tensors.reduce(0) { $0 + $1.payload.bytes.count })
+            return [reply]
+        } catch {
+            counters.add(.rejected, 1)
+            return [OutgoingReply(to: request.route, error: error)]
+        }
+    }
+
+    private func answer(_ request: IncomingRequest) throws(SwiftPSError) -> OutgoingReply {
+        let route = request.route
+        guard let method = request.envelope.method else {
+            throw SwiftPSError(.unimplemented, "unknown method \(request.envelope.methodRaw)")
+        }
+        switch method {
+        case .push:
+            try Empty.validate(request.envelope.body)
+            let versions = try apply(request.tensors)
+            return OutgoingReply(to: route, PushReply(versions: versions))
+        case .pull:
+            let pull = try PullRequest(decoding: request.envelope.body)
+            try requireNoTensors(request)
+            return OutgoingReply(to: route, Empty(), tensors: try values(pull.keys, dtype: pull.dtype))
+        case .pushPull:
+            let pushPull = try PushPullRequest(decoding: request.envelope.body)
+            _ = try apply(request.tensors)
+            return OutgoingReply(to: route, Empty(),
+                                 tensors: try values(request.tensors.map(\.header.key), dtype: pushPull.dtype))
+        case .stats:
+            try Empty.validate(request.envelope.body)
+            return OutgoingReply(to: route, stats())
+        default:
+            throw SwiftPSError(.unimplemented, "\(method) is not a ParameterServer method")
+        }
+    }
+
+    private func shard() throws(SwiftPSError) -> ParameterStore {
+        if store == nil, let box = mailbox.withLock({ $0.take() }) { store = box.store }
+        guard let store else { throw SwiftPSError(.unavailable, "server \(nodeID) has no shard yet") }
+        return store
+    }
+
+    private func requireNoTensors(_ request: IncomingRequest) throws(SwiftPSError) {
+        guard request.tensors.isEmpty else {
+            throw SwiftPSError(.invalidArgument, "a pull carries no payload frames, got \(request.tensors.count)")
+        }
+    }
+
+    private func apply(_ tensors: [ReceivedTensor]) throws(SwiftPSError) -> [UInt64] {
+        let store = try shard()
+        guard !tensors.isEmpty else { throw SwiftPSError(.invalidArgument, "a push needs at least one tensor") }
+        let views = tensors.map { t in
+            TensorView(key: t.header.key, dtype: t.header.dtype ?? .f32, count: Int(t.header.count), bytes: t.bytes)
+        }
+        try store.validate(views)
+        counters.add(.pushes, 1)
+        return store.apply(views)
+    }
+
+    private func values(_ keys: [UInt64], dtype: DType) throws(SwiftPSError) -> [OutgoingTensor] {
+        let store = try shard()
+        guard dtype == .f32 else { throw SwiftPSError(.invalidArgument, "pull dtype \(dtype) is not served, ask for f32") }
+        for key in keys where store.count(of: key) == nil {
+            throw SwiftPSError(.notFound, "unknown key \(keyName(key))")
+        }
+        counters.add(.pulls, 1)
+        return keys.map { key in
+            store.withWeights(of: key) { weights, version in
+                let snapshot = reusableSnapshot(key: key, count: weights.count)
+                snapshot.pointer.update(from: weights.baseAddress!, count: weights.count)
+                return OutgoingTensor(key: key, count: weights.count, version: version, payload: Payload(snapshot))
+            }!
+        }
+    }
+
+    /// The key's snapshot buffer if no send still holds it, else a fresh one (which then becomes the key's).
+    private func reusableSnapshot(key: UInt64, count: Int) -> FloatBuffer {
+        if snapshots[key] != nil, isKnownUniquelyReferenced(&snapshots[key]!), snapshots[key]!.count == count {
+            return snapshots[key]!
+        }
+        let buffer = FloatBuffer(count: count)
+        snapshots[key] = buffer
+        return buffer
+    }
+
+    private func stats() -> StatsReply {
+        var s = StatsReply()
+        s.pushes = counters.pushes.load(ordering: .relaxed)
+        s.pulls = counters.pulls.load(ordering: .relaxed)
+        s.rejected = counters.rejected.load(ordering: .relaxed)
+        s.bytesReceived = counters.bytesReceived.load(ordering: .relaxed)
+        s.bytesSent = counters.bytesSent.load(ordering: .relaxed)
+        s.keys = UInt64(store?.keyCount ?? 0)
+        s.elements = UInt64(store?.elements ?? 0)
+        s.nodeID = nodeID
+        return s
+    }
+}
+
+/// Carries a store from the thread that built it to the socket thread.
+/// `@unchecked Sendable`: taken exactly once, and the sender keeps no reference (`sending`).
+final class StoreBox: @unchecked Sendable {
+    let store: ParameterStore
+    init(_ store: ParameterStore) { self.store = store }
+}
+
+extension Optional where Wrapped == StoreBox {
+    mutating func take() -> StoreBox? {
+        defer { self = nil }
+        return self
+    }
+}

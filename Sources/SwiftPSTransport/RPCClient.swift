@@ -1,0 +1,174 @@
+import Foundation
+import Synchronization
+import SwiftPSCore
+import SwiftPSWire
+
+/// Calls rpcs on one peer over a ZeroMQ DEALER socket, as `async` functions.
+///
+/// The socket lives on its own thread, which sends what callers queue, matches replies to requests by id and fails
+/// requests whose deadline passes; callers never block Swift's cooperative pool. Requests sent before the peer is up
+/// wait in ZeroMQ's queue until it connects (or until their deadline).
+public final class RPCClient: Sendable {
+    public let endpoint: String
+    private let shared: Mutex<Shared>
+    private let wake = WakeSignal()
+    private let nextID = Atomic<UInt64>(1)
+    private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
+
+    struct Shared {
+        var queue: [Outgoing] = []
+        var closed = false
+    }
+
+    struct Outgoing: Sendable {
+        var id: UInt64
+        var envelope: [UInt8]
+        var payloads: [Payload]
+        var deadline: ContinuousClock.Instant
+        var method: Method
+        var continuation: CheckedContinuation<Reply, any Error>
+    }
+
+    /// Connects (lazily, as ZeroMQ does) to `endpoint`, e.g. `tcp://10.0.0.5:7000`.
+    public init(context: ZMQContext, endpoint: String) throws(SwiftPSError) {
+        self.endpoint = endpoint
+        shared = Mutex(Shared())
+        let socket = try ZMQSocket(context, type: zmqDealer)
+        try socket.set(zmqSendHighWater, Int32(100_000))
+        try socket.set(zmqReceiveHighWater, Int32(100_000))
+        try socket.connect(endpoint)
+        let confined = ConfinedSocket(socket)
+        let thread = Thread { [self] in run(confined.socket) }
+        thread.name = "swiftps-client"
+        thread.start()
+    }
+
+    /// Calls `method` with `request` and `tensors`; throws the reply's status when it is not OK, DEADLINE_EXCEEDED
+    /// when no reply comes within `timeout`, UNAVAILABLE once closed.
+    public func call(_ method: Method, _ request: some WireMessage = Empty(), tensors: [OutgoingTensor] = [],
+                     timeout: Duration = .seconds(30)) async throws -> Reply {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let timeoutMs = UInt32(clamping: timeout.milliseconds)
+        let envelope = Envelope(requestID: id, method: method, timeoutMs: timeoutMs, body: request.encoded(),
+                                tensors: OutgoingTensor.headers(tensors))
+        let bytes = envelope.encoded()
+        let payloads = tensors.map(\.payload)
+        let deadline = ContinuousClock.now + timeout
+        return try await withCheckedThrowingContinuation { continuation in
+            let accepted = shared.withLock { state in
+                guard !state.closed else { return false }
+                state.queue.append(Outgoing(id: id, envelope: bytes, payloads: payloads, deadline: deadline,
+                                            method: method, continuation: continuation))
+                return true
+            }
+            if accepted {
+                wake.signal()
+            } else {
+                continuation.resume(throwing: SwiftPSError(.unavailable, "client for \(endpoint) is closed"))
+            }
+        }
+    }
+
+    /// Fails every call in flight with UNAVAILABLE and stops the socket thread; waits until it has stopped.
+    public func close() async {
+        let alreadyClosed = shared.withLock { state in
+            defer { state.closed = true }
+            return state.closed
+        }
+        if !alreadyClosed { wake.signal() }
+        await withCheckedContinuation { continuation in
+            let done = finished.withLock { waiters -> Bool in
+                guard waiters != nil else { return true }
+                waiters!.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    // MARK: - The socket thread
+
+    private func run(_ socket: ZMQSocket) {
+        var pending: [UInt64: Outgoing] = [:]
+        var items = [pollItem(socket: socket), pollItem(fd: wake.fd)]
+        while true {
+            let (outgoing, closed) = shared.withLock { state in
+                defer { state.queue.removeAll(keepingCapacity: true) }
+                return (state.queue, state.closed)
+            }
+            if closed {
+                let error = SwiftPSError(.unavailable, "client for \(endpoint) closed")
+                for request in outgoing { request.continuation.resume(throwing: error) }
+                for request in pending.values { request.continuation.resume(throwing: error) }
+                break
+            }
+            for request in outgoing {
+                if send(request, on: socket) {
+                    pending[request.id] = request
+                } else {
+                    request.continuation.resume(throwing: zmqError("cannot send \(request.method) to \(endpoint)",
+                                                                   code: .resourceExhausted))
+                }
+            }
+            let now = ContinuousClock.now
+            let nearest = pending.values.map(\.deadline).min() ?? now + .milliseconds(100)
+            let wait = max(0, min(100, (nearest - now).milliseconds + 1))
+            _ = poll(&items, timeoutMs: wait)
+            if isReadable(items[1]) { wake.drain() }
+            while let frames = socket.receiveMessage() {
+                deliver(frames, to: &pending)
+            }
+            expire(&pending, now: ContinuousClock.now)
+        }
+        let waiters = finished.withLock { waiters in
+            defer { waiters = nil }
+            return waiters ?? []
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func send(_ request: Outgoing, on socket: ZMQSocket) -> Bool {
+        let sent = request.envelope.withUnsafeBytes { socket.send($0, more: !request.payloads.isEmpty) }
+        guard sent else { return false }
+        for (index, payload) in request.payloads.enumerated() {
+            // After the first frame the rest of a multipart message is always accepted.
+            _ = socket.send(payload, more: index + 1 < request.payloads.count)
+        }
+        return true
+    }
+
+    private func deliver(_ frames: [Frame], to pending: inout [UInt64: Outgoing]) {
+        let envelope: Envelope
+        do {
+            envelope = try Envelope(decoding: frames[0].bytes)
+        } catch {
+            return  // not a reply we can match: nobody is waiting for it
+        }
+        guard let request = pending.removeValue(forKey: envelope.requestID) else { return }  // late or duplicate
+        guard envelope.status == .ok else {
+            request.continuation.resume(throwing: SwiftPSError(envelope.status, "\(request.method) at \(endpoint): \(envelope.statusMessage)"))
+            return
+        }
+        do {
+            let tensors = try matchTensors(envelope, payloads: frames[1...])
+            request.continuation.resume(returning: Reply(envelope: envelope, tensors: tensors))
+        } catch {
+            request.continuation.resume(throwing: error)
+        }
+    }
+
+    private func expire(_ pending: inout [UInt64: Outgoing], now: ContinuousClock.Instant) {
+        for (id, request) in pending where request.deadline <= now {
+            pending[id] = nil
+            request.continuation.resume(throwing: SwiftPSError(
+                .deadlineExceeded, "\(request.method): no reply from \(endpoint) before the deadline"))
+        }
+    }
+}
+
+/// Hands a socket to the thread that will own it from then on.
+/// `@unchecked Sendable`: the creating thread never touches the socket after the hand-off.
+final class ConfinedSocket: @unchecked Sendable {
+    let socket: ZMQSocket
+    init(_ socket: ZMQSocket) { self.socket = socket }
+}

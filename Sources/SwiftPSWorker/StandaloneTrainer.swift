@@ -1,0 +1,45 @@
+import SwiftPSCore
+import SwiftPSModel
+
+/// Trains the same model on the same samples in one process, with the servers' own update code (`ParameterStore`):
+/// the baseline that shows what distribution costs in accuracy.
+public enum StandaloneTrainer {
+    public static func run(job: JobConfig, log: Log) -> TrainingResult {
+        let (train, test) = TeacherTask.make(seed: job.seed, inputs: job.layerSizes.first!, classes: job.layerSizes.last!,
+                                             train: job.trainSamples, test: job.testSamples)
+        let model = MLP(layerSizes: job.layerSizes, maxBatch: job.batchSize)
+        model.initialize(seed: job.seed)
+        let chunks = Placement.chunks(params: model.specs, chunkElements: job.chunkElements, servers: [0])
+        let store = ParameterStore(chunks: chunks, params: model.specs, seed: job.seed, optimizer: job.optimizer,
+                                   allowNonFinite: true)
+        let sampler = BatchSampler(data: train, batchSize: job.batchSize, seed: job.seed)
+        // The distributed run drops a partial batch per worker; match its sample count.
+        let stepsPerEpoch = (0..<job.workers).reduce(0) { $0 + train.shard(rank: $1, of: job.workers).count / job.batchSize }
+        let start = ContinuousClock.now
+        var step = 0
+        for epoch in 0..<job.epochs {
+            sampler.startEpoch(epoch)
+            for batch in 0..<min(stepsPerEpoch, sampler.batchesPerEpoch) {
+                sampler.load(batch: batch)
+                _ = model.lossAndGradients(features: sampler.features.pointer, labels: sampler.labels, batch: job.batchSize)
+                let views = chunks.map { chunk in
+                    TensorView(key: chunk.key, dtype: .f32, count: chunk.count,
+                               bytes: UnsafeRawBufferPointer(start: model.gradients[chunk.param].pointer + chunk.offset,
+                                                             count: chunk.count * 4))
+                }
+                _ = store.apply(views)
+                for chunk in chunks {
+                    _ = store.withWeights(of: chunk.key) { weights, _ in
+                        (model.parameters[chunk.param].pointer + chunk.offset).update(from: weights.baseAddress!,
+                                                                                      count: chunk.count)
+                    }
+                }
+                step += 1
+            }
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        let (loss, accuracy) = model.evaluate(test)
+        log.info("standalone: accuracy \(accuracy) after \(step) steps in \(seconds) s")
+        return TrainingResult(accuracy: accuracy, loss: loss, samples: step * job.batchSize, seconds: seconds)
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Synchronization
+import SwiftPSCore
+
+/// A child process of `swiftps local`: its stdout read line by line on a thread of its own, its stderr kept in a log.
+final class ChildProcess: Sendable {
+    let name: String
+    let logPath: String
+    private let process: Process
+    private let exited = ExitState()
+
+    /// Starts `executable arguments`; `onLine` gets each stdout line (on the reader thread).
+    init(name: String, executable: String, arguments: [String], logDirectory: String,
+         onLine: @escaping @Sendable (String) -> Void) throws {
+        self.name = name
+        logPath = "\(logDirectory)/\(name).log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardInput = FileHandle.nullDevice
+        self.process = process
+        process.terminationHandler = { [exited] process in
+            let waiters = exited.state.withLock { state in
+                state.done = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume(returning: process.terminationStatus) }
+        }
+        try process.run()
+        let reader = Thread {
+            var pending = Data()
+            let handle = output.fileHandleForReading
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: 10) {
+                    onLine(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                    pending.removeSubrange(pending.startIndex...newline)
+                }
+            }
+        }
+        reader.name = "swiftps-local-\(name)"
+        reader.start()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+
+    func terminate() { if process.isRunning { kill(process.processIdentifier, SIGTERM) } }
+    func forceKill() { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+    /// Waits for the exit status.
+    func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let done = exited.state.withLock { state -> Bool in
+                if !state.done { state.waiters.append(continuation) }
+                return state.done
+            }
+            if done { continuation.resume(returning: process.terminationStatus) }
+        }
+    }
+
+    /// Waits at most `timeout`; nil if still running.
+    func wait(timeout: Duration) async -> Int32? {
+        let end = ContinuousClock.now + timeout
+        while isRunning && ContinuousClock.now < end { try? await Task.sleep(for: .milliseconds(20)) }
+        return isRunning ? nil : await wait()
+    }
+
+    /// The last lines of its log, for error reports.
+    func logTail(_ lines: Int = 15) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+}
+
+/// Whether a child has exited, and who waits for it.
+final class ExitState: Sendable {
+    let state = Mutex<(done: Bool, waiters: [CheckedContinuation<Int32, Never>])>((false, []))
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import SwiftPSCore
+
+/// The job's configuration as flags; the coordinator owns it and hands it to every node.
+struct JobOptions: ParsableArguments {
+    @Option(help: "Parameter servers in the job. (env: SWIFTPS_SERVERS)")
+    var servers: Int = env("SWIFTPS_SERVERS", 1)
+
+    @Option(help: "Workers in the job. (env: SWIFTPS_WORKERS)")
+    var workers: Int = env("SWIFTPS_WORKERS", 1)
+
+    @Option(help: "Layer sizes: input, hidden..., classes. (env: SWIFTPS_LAYERS)")
+    var layers: String = env("SWIFTPS_LAYERS", "64,512,512,10")
+
+    @Option(help: "sgd, momentum or adam. (env: SWIFTPS_OPTIMIZER)")
+    var optimizer: String = env("SWIFTPS_OPTIMIZER", "momentum")
+
+    @Option(name: .customLong("lr"), help: "Learning rate. (env: SWIFTPS_LR)")
+    var learningRate: Float = env("SWIFTPS_LR", 0.05)
+
+    @Option(help: "Momentum coefficient (momentum optimizer). (env: SWIFTPS_MOMENTUM)")
+    var momentum: Float = env("SWIFTPS_MOMENTUM", 0.9)
+
+    @Option(help: "L2 weight decay added to gradients. (env: SWIFTPS_WEIGHT_DECAY)")
+    var weightDecay: Float = env("SWIFTPS_WEIGHT_DECAY", 0)
+
+    @Option(help: "Samples per mini-batch. (env: SWIFTPS_BATCH_SIZE)")
+    var batchSize: Int = env("SWIFTPS_BATCH_SIZE", 64)
+
+    @Option(help: "Passes over the training set. (env: SWIFTPS_EPOCHS)")
+    var epochs: Int = env("SWIFTPS_EPOCHS", 3)
+
+    @Option(help: "Training samples of the built-in task. (env: SWIFTPS_TRAIN_SAMPLES)")
+    var trainSamples: Int = env("SWIFTPS_TRAIN_SAMPLES", 48_000)
+
+    @Option(help: "Held-out samples of the built-in task. (env: SWIFTPS_TEST_SAMPLES)")
+    var testSamples: Int = env("SWIFTPS_TEST_SAMPLES", 8_000)
+
+    @Option(help: "Seed of the data, the order and the initial model. (env: SWIFTPS_SEED)")
+    var seed: UInt64 = env("SWIFTPS_SEED", 42)
+
+    @Option(help: "Largest piece of a tensor held by one server, in floats. (env: SWIFTPS_CHUNK_ELEMENTS)")
+    var chunkElements: Int = env("SWIFTPS_CHUNK_ELEMENTS", 65_536)
+
+    @Option(help: "Milliseconds without a heartbeat before a node is dropped. (env: SWIFTPS_HEARTBEAT_TIMEOUT_MS)")
+    var heartbeatTimeoutMs: Int = env("SWIFTPS_HEARTBEAT_TIMEOUT_MS", 5_000)
+
+    @Flag(help: "Apply NaN/Inf gradients instead of refusing them. (env: SWIFTPS_ALLOW_NONFINITE=1)")
+    var allowNonfinite: Bool = env("SWIFTPS_ALLOW_NONFINITE", 0) != 0
+
+    func validate() throws {
+        _ = try job()
+    }
+
+    /// The configuration, checked.
+    func job() throws -> JobConfig {
+        var job = JobConfig()
+        let sizes = layers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard sizes.count >= 2, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw ValidationError("--layers needs at least two positive sizes, e.g. 64,512,10 (got '\(layers)')")
+        }
+        job.layerSizes = sizes.map { $0! }
+        guard job.layerSizes.last! >= 2 else { throw ValidationError("--layers: the last size is the class count, at least 2") }
+        guard let kind = ["sgd": OptimizerConfig.Kind.sgd, "momentum": .momentum, "adam": .adam][optimizer.lowercased()] else {
+            throw ValidationError("--optimizer must be sgd, momentum or adam (got '\(optimizer)')")
+        }
+        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--lr must be positive") }
+        guard weightDecay >= 0 else { throw ValidationError("--weight-decay must not be negative") }
+        job.optimizer = OptimizerConfig(kind: kind, learningRate: learningRate, momentum: momentum, weightDecay: weightDecay)
+        for (name, value) in [("--servers", servers), ("--workers", workers), ("--batch-size", batchSize),
+                              ("--epochs", epochs), ("--chunk-elements", chunkElements),
+                              ("--heartbeat-timeout-ms", heartbeatTimeoutMs), ("--test-samples", testSamples)] {
+            guard value > 0 else { throw ValidationError("\(name) must be positive (got \(value))") }
+        }
+        guard trainSamples >= workers * batchSize else {
+            throw ValidationError("--train-samples (\(trainSamples)) must give every worker at least one batch of \(batchSize)")
+        }
+        job.servers = servers
+        job.workers = workers
+        job.batchSize = batchSize
+        job.epochs = epochs
+        job.trainSamples = trainSamples
+        job.testSamples = testSamples
+        job.seed = seed
+        job.chunkElements = chunkElements
+        job.heartbeatTimeoutMs = heartbeatTimeoutMs
+        job.allowNonFinite = allowNonfinite
+        return job
+    }
+
+    /// The same options as arguments, for starting child processes.
+    var arguments: [String] {
+        ["--servers", "\(servers)", "--workers", "\(workers)", "--layers", layers, "--optimizer", optimizer,
+         "--lr", "\(learningRate)", "--momentum", "\(momentum)", "--weight-decay", "\(weightDecay)",
+         "--batch-size", "\(batchSize)", "--epochs", "\(epochs)", "--train-samples", "\(trainSamples)",
+         "--test-samples", "\(testSamples)", "--seed", "\(seed)", "--chunk-elements", "\(chunkElements)",
+         "--heartbeat-timeout-ms", "\(heartbeatTimeoutMs)"] + (allowNonfinite ? ["--allow-nonfinite"] : [])
+    }
+}
+
+import Foundation

@@ -1,0 +1,131 @@
+import Foundation
+import Synchronization
+import SwiftPSCore
+
+/// The child processes of `swiftps local` and the progress they report.
+final class LocalCluster: Sendable {
+    struct Outcome {
+        var accuracy: Double
+        var loss: Double
+        var samplesPerSecond: Double
+        var seconds: Double
+    }
+
+    private let executable: String
+    private let logDirectory: String
+    private let log: Log
+    private let children = Mutex<[ChildProcess]>([])
+    private let progress = Mutex<[Int: (step: Int, steps: Int, loss: Double)]>([:])
+    private let results = Mutex<[[String: Double]]>([])
+
+    init(executable: String, logDirectory: String, log: Log) {
+        self.executable = executable
+        self.logDirectory = logDirectory
+        self.log = log
+    }
+
+    func terminateAll() {
+        for child in children.withLock({ $0 }) { child.terminate() }
+    }
+
+    func train(job: JobOptions, config: JobConfig, shutdown: Shutdown) async throws -> Outcome {
+        let listening = Listening()
+        let coordinator = try start("coordinator", ["coordinator", "--bind", "tcp://127.0.0.1:0"] + job.arguments) { line in
+            if line.hasPrefix("listening ") { listening.set(String(line.dropFirst("listening ".count))) }
+        }
+        guard let address = await listening.wait(timeout: .seconds(20), while: { coordinator.isRunning }) else {
+            throw LocalError("the coordinator did not start:\n\(coordinator.logTail())")
+        }
+        let servers = try (0..<config.servers).map { index in
+            try start("server-\(index)", ["server", "--coordinator", address, "--bind", "tcp://127.0.0.1:0"]) { _ in }
+        }
+        let workers = try (0..<config.workers).map { index in
+            try start("worker-\(index)", ["worker", "--coordinator", address]) { [self] line in record(line) }
+        }
+        let bar = ProgressBar()
+        var statuses: [Int32] = []
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                while !shutdown.isRequested && workers.contains(where: \.isRunning) {
+                    bar.draw(progress.withLock { Array($0.values) })
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            for worker in workers { statuses.append(await worker.wait()) }
+            await group.waitForAll()
+        }
+        bar.draw(progress.withLock { Array($0.values) }, final: true)
+        if shutdown.isRequested { throw LocalError("interrupted") }
+        for (index, status) in statuses.enumerated() where status != 0 {
+            terminateAll()
+            throw LocalError("worker-\(index) exited with status \(status):\n\(workers[index].logTail())")
+        }
+        for child in [coordinator] + servers {
+            if let status = await child.wait(timeout: .seconds(15)) {
+                if status != 0 { log.error("\(child.name) exited with status \(status)") }
+            } else {
+                log.error("\(child.name) did not leave after the job ended; stopping it")
+                child.terminate()
+                _ = await child.wait()
+            }
+        }
+        let all = results.withLock { $0 }
+        guard all.count == config.workers else { throw LocalError("\(all.count) of \(config.workers) workers reported a result") }
+        let samples = all.reduce(0) { $0 + ($1["samples"] ?? 0) }
+        let seconds = all.map { $0["seconds"] ?? 0 }.max() ?? 0
+        return Outcome(accuracy: all.map { $0["accuracy"] ?? 0 }.min() ?? 0,
+                       loss: all.map { $0["loss"] ?? 0 }.max() ?? 0,
+                       samplesPerSecond: samples / max(seconds, 1e-9), seconds: seconds)
+    }
+
+    func standalone(job: JobOptions) async throws -> (accuracy: Double, seconds: Double) {
+        let before = results.withLock { $0.count }
+        let child = try start("standalone", ["worker", "--standalone"] + job.arguments) { [self] line in record(line) }
+        let status = await child.wait()
+        let result = results.withLock { $0.count > before ? $0.last : nil }
+        guard status == 0, let result else { throw LocalError("the standalone run failed:\n\(child.logTail())") }
+        return (result["accuracy"] ?? 0, result["seconds"] ?? 0)
+    }
+
+    private func start(_ name: String, _ arguments: [String],
+                       onLine: @escaping @Sendable (String) -> Void) throws -> ChildProcess {
+        let child = try ChildProcess(name: name, executable: executable, arguments: arguments,
+                                     logDirectory: logDirectory, onLine: onLine)
+        children.withLock { $0.append(child) }
+        return child
+    }
+
+    private func record(_ line: String) {
+        if line.hasPrefix("progress "), let fields = json(line.dropFirst(9)) {
+            let rank = Int(fields["rank"] ?? 0)
+            progress.withLock { $0[rank] = (Int(fields["step"] ?? 0), Int(fields["steps"] ?? 0), fields["loss"] ?? 0) }
+        } else if line.hasPrefix("result "), let fields = json(line.dropFirst(7)) {
+            results.withLock { $0.append(fields) }
+        }
+    }
+
+    private func json(_ text: Substring) -> [String: Double]? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return nil }
+        return object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+    }
+}
+
+struct LocalError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A value that one thread sets once and a task waits for.
+final class Listening: Sendable {
+    private let value = Mutex<String?>(nil)
+    func set(_ address: String) { value.withLock { $0 = address } }
+
+    func wait(timeout: Duration, while alive: () -> Bool) async -> String? {
+        let end = ContinuousClock.now + timeout
+        while ContinuousClock.now < end && alive() {
+            if let address = value.withLock({ $0 }) { return address }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return value.withLock { $0 }
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Synchronization
+import SwiftPSCore
+
+struct LocalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "local",
+        abstract: "Start a whole cluster on this host (coordinator, servers, workers as child processes) and train.",
+        discussion: """
+            Shows progress, then the held-out accuracy and throughput, next to the accuracy of the same model trained
+            in one process on the same samples. Exits 0 only if the model learned (accuracy >= --min-accuracy).
+            Ctrl-C or SIGTERM stops every child. Each child's log is kept in --log-dir.
+            """)
+
+    @OptionGroup(title: "Job") var job: JobOptions
+
+    @Option(help: "Lowest held-out accuracy that counts as learned. (env: SWIFTPS_MIN_ACCURACY)")
+    var minAccuracy: Double = env("SWIFTPS_MIN_ACCURACY", 0.80)
+
+    @Option(help: "Write {accuracy, loss, samples_per_second, seconds, ...} as JSON to this file.")
+    var summaryJson: String?
+
+    @Flag(help: "Skip the one-process baseline run.")
+    var skipStandalone = false
+
+    @Option(help: "Directory for the children's logs (default: a new temporary directory).")
+    var logDir: String?
+
+    func validate() throws {
+        guard (0...1).contains(minAccuracy) else { throw ValidationError("--min-accuracy must be within 0...1") }
+    }
+
+    func run() async throws {
+        let log = Log("local")
+        let config = try job.job()
+        let directory = logDir ?? NSTemporaryDirectory() + "swiftps-local-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let cluster = LocalCluster(executable: try selfExecutable(), logDirectory: directory, log: log)
+        let shutdown = Shutdown()
+        let signals = handleSignals(shutdown, log: log) { _ in cluster.terminateAll() }
+        defer { _ = signals }
+
+        log.info("starting 1 coordinator, \(config.servers) servers, \(config.workers) workers (logs in \(directory))")
+        let outcome: LocalCluster.Outcome
+        do {
+            outcome = try await cluster.train(job: job, config: config, shutdown: shutdown)
+        } catch {
+            cluster.terminateAll()
+            log.error("\(error)")
+            throw ExitCode(shutdown.isRequested ? 130 : 1)
+        }
+        var standalone: Double?
+        if !skipStandalone && !shutdown.isRequested {
+            log.info("training the same model in one process for comparison")
+            standalone = try await cluster.standalone(job: job).accuracy
+        }
+        if shutdown.isRequested { throw ExitCode(130) }
+        report(outcome, standalone: standalone, config: config)
+        if let summaryJson {
+            var json = #"{"accuracy":\#(outcome.accuracy),"loss":\#(outcome.loss),"samples_per_second":\#(outcome.samplesPerSecond),"seconds":\#(outcome.seconds),"servers":\#(config.servers),"workers":\#(config.workers)"#
+            if let standalone { json += #","standalone_accuracy":\#(standalone)"# }
+            try (json + "}\n").write(toFile: summaryJson, atomically: true, encoding: .utf8)
+        }
+        guard outcome.accuracy >= minAccuracy else {
+            log.error("the model did not learn: accuracy \(outcome.accuracy) < \(minAccuracy)")
+            throw ExitCode(1)
+        }
+    }
+
+    private func report(_ outcome: LocalCluster.Outcome, standalone: Double?, config: JobConfig) {
+        func pct(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
+        print("")
+        print("held-out accuracy   \(pct(outcome.accuracy))  (\(config.servers) servers, \(config.workers) workers)")
+        if let standalone {
+            print("standalone accuracy \(pct(standalone))  (same model and samples, one process)")
+        }
+        print("held-out loss       \(String(format: "%.4f", outcome.loss))")
+        print("throughput          \(String(format: "%.0f", outcome.samplesPerSecond)) samples/s over \(String(format: "%.1f", outcome.seconds)) s")
+    }
+
+    private func selfExecutable() throws -> String {
+        try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import SwiftPSCore
+import SwiftPSTransport
+import SwiftPSCoordinator
+import SwiftPSServer
+import SwiftPSWorker
+
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Keep membership, the shard map, heartbeats and barriers; exit when the job is over.",
+        discussion: "Prints `listening ENDPOINT` on standard output once bound.")
+
+    @Option(help: "Where to listen, tcp://HOST:PORT (port 0: any free port). (env: SWIFTPS_BIND)")
+    var bind: String = env("SWIFTPS_BIND") ?? "tcp://*:7000"
+
+    @OptionGroup(title: "Job") var job: JobOptions
+
+    func run() async throws {
+        let log = Log("coordinator")
+        let shutdown = Shutdown()
+        let signals = handleSignals(shutdown, log: log)
+        defer { _ = signals }
+        let config = try job.job()
+        try await finish(log) { try await CoordinatorNode.run(bind: bind, job: config, shutdown: shutdown, log: log) }
+    }
+}
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Hold a shard of the model and apply the optimizer to every push; exit when the job is over.",
+        discussion: "Prints `listening ENDPOINT advertised ADDRESS` on standard output once bound.")
+
+    @OptionGroup var node: NodeOptions
+
+    @Option(help: "Where to listen, tcp://HOST:PORT (port 0: any free port). (env: SWIFTPS_BIND)")
+    var bind: String = env("SWIFTPS_BIND") ?? "tcp://*:0"
+
+    @Option(help: "Host that other nodes use to reach this server; default: the bound address, or for a wildcard bind the local address that routes to the coordinator. (env: SWIFTPS_ADVERTISE)")
+    var advertise: String = env("SWIFTPS_ADVERTISE") ?? ""
+
+    @Option(help: "Largest request accepted, in MiB; larger ones are refused. (env: SWIFTPS_MAX_MESSAGE_MIB)")
+    var maxMessageMib: Int = env("SWIFTPS_MAX_MESSAGE_MIB", 1024)
+
+    @Option(help: "Most tensors in one request. (env: SWIFTPS_MAX_TENSORS)")
+    var maxTensors: Int = env("SWIFTPS_MAX_TENSORS", 65_536)
+
+    func validate() throws {
+        guard maxMessageMib > 0, maxTensors > 0 else { throw ValidationError("limits must be positive") }
+    }
+
+    func run() async throws {
+        let log = Log("server")
+        let shutdown = Shutdown()
+        let signals = handleSignals(shutdown, log: log)
+        defer { _ = signals }
+        let options = ServerOptions(coordinator: node.coordinator, bind: bind, advertiseHost: advertise.isEmpty ? nil : advertise,
+                                    connectTimeout: .seconds(node.connectTimeout),
+                                    limits: RequestLimits(maxMessageBytes: maxMessageMib << 20, maxTensors: maxTensors))
+        try await finish(log) { try await ServerNode.run(options, shutdown: shutdown, log: log) }
+    }
+}
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Train on this worker's part of the data against the servers, then report held-out accuracy.",
+        discussion: """
+            Prints `progress {json}` lines while training and `result {json}` at the end on standard output.
+            With --standalone it trains the same model on the same samples in this one process instead (the
+            job flags then describe the job; no coordinator is needed).
+            """)
+
+    @Option(help: "Coordinator address, tcp://HOST:PORT. (env: SWIFTPS_COORDINATOR)")
+    var coordinator: String = env("SWIFTPS_COORDINATOR") ?? ""
+
+    @Option(help: "Seconds to keep retrying until the coordinator answers. (env: SWIFTPS_CONNECT_TIMEOUT)")
+    var connectTimeout: Double = env("SWIFTPS_CONNECT_TIMEOUT", 30.0)
+
+    @Option(help: "Print a progress line every this many steps. (env: SWIFTPS_PROGRESS_EVERY)")
+    var progressEvery: Int = env("SWIFTPS_PROGRESS_EVERY", 20)
+
+    @Flag(help: "Train in this process alone, as the baseline for the distributed run.")
+    var standalone = false
+
+    @OptionGroup(title: "Job (with --standalone)") var job: JobOptions
+
+    func validate() throws {
+        if !standalone && !coordinator.hasPrefix("tcp://") {
+            throw ValidationError("--coordinator tcp://HOST:PORT is required (or set SWIFTPS_COORDINATOR)")
+        }
+        guard progressEvery > 0, connectTimeout > 0 else { throw ValidationError("--progress-every and --connect-timeout must be positive") }
+    }
+
+    func run() async throws {
+        let log = Log("worker")
+        WorkerNode.configureMath()
+        if standalone {
+            let result = StandaloneTrainer.run(job: try job.job(), log: log)
+            emit("result \(result.json)")
+            return
+        }
+        let shutdown = Shutdown()
+        let signals = handleSignals(shutdown, log: log)
+        defer { _ = signals }
+        let options = WorkerOptions(coordinator: coordinator, connectTimeout: .seconds(connectTimeout),
+                                    progressEvery: progressEvery)
+        try await finish(log) {
+            let result = try await WorkerNode.run(options, shutdown: shutdown, log: log)
+            emit("result \(result.json)")
+        }
+    }
+}
+
+extension Duration {
+    static func seconds(_ value: Double) -> Duration { .milliseconds(Int64(value * 1000)) }
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct SwiftPS: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swiftps",
+        abstract: "A parameter server for training models across processes and hosts.",
+        discussion: """
+            Every flag can also be set through the environment variable named in its help (flags win).
+            Start a whole cluster on this host with `swiftps local`; on several hosts start one `coordinator`,
+            then any number of `server`s and `worker`s, in any order, each pointed at the coordinator.
+            """,
+        subcommands: [LocalCommand.self, CoordinatorCommand.self, ServerCommand.self, WorkerCommand.self,
+                      StatusCommand.self, BenchCommand.self])
+}
