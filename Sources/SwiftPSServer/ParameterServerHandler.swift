@@ -110,9 +110,12 @@ public final class ParameterServerHandler: RPCHandler {
         let views = tensors.map { t in
             TensorView(key: t.header.key, dtype: t.header.dtype ?? .f32, count: Int(t.header.count), bytes: t.bytes)
         }
-        try store.validate(views)
-        counters.add(.pushes, 1)
-        return store.apply(views)
+        // The views point into the frames: keep them alive until the update is applied.
+        return try withExtendedLifetime(tensors) { () throws(SwiftPSError) -> [UInt64] in
+            try store.validate(views)
+            counters.add(.pushes, 1)
+            return store.apply(views)
+        }
     }
 
     private func values(_ keys: [UInt64], dtype: DType) throws(SwiftPSError) -> [OutgoingTensor] {

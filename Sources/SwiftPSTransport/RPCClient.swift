@@ -140,7 +140,7 @@ public final class RPCClient: Sendable {
     private func deliver(_ frames: [Frame], to pending: inout [UInt64: Outgoing]) {
         let envelope: Envelope
         do {
-            envelope = try Envelope(decoding: frames[0].bytes)
+            envelope = try frames[0].withBytes { (bytes) throws(SwiftPSError) in try Envelope(decoding: bytes) }
         } catch {
             return  // not a reply we can match: nobody is waiting for it
         }

@@ -138,10 +138,10 @@ public final class RPCServer: Sendable {
 
     private func dispatch(_ frames: [Frame], _ handler: any RPCHandler, _ limits: RequestLimits) -> [OutgoingReply] {
         guard frames.count >= 2 else { return [] }  // a ROUTER message always starts with the peer's id
-        var route = Route(identity: Array(frames[0].bytes), requestID: 0, method: 0)
+        var route = Route(identity: frames[0].withBytes { Array($0) }, requestID: 0, method: 0)
         let byteCount = frames.dropFirst().reduce(0) { $0 + $1.count }
         do {
-            let envelope = try Envelope(decoding: frames[1].bytes)
+            let envelope = try frames[1].withBytes { (bytes) throws(SwiftPSError) in try Envelope(decoding: bytes) }
             route.requestID = envelope.requestID
             route.method = envelope.methodRaw
             guard byteCount <= limits.maxMessageBytes else {

@@ -24,11 +24,14 @@ func zmqError(_ what: String, code: StatusCode = .internal) -> SwiftPSError {
 /// poll loop (thread creation is the full memory barrier libzmq asks for when a socket changes thread).
 final class ZMQSocket {
     let handle: UnsafeMutableRawPointer
+    /// Kept so that the context, whose `zmq_ctx_term` waits for every socket, outlives this one.
+    private let context: ZMQContext
 
     /// - Parameter lingerMs: how long closing may wait to flush what is queued (replies the peer still needs).
     init(_ context: ZMQContext, type: Int32, lingerMs: Int32 = 0) throws(SwiftPSError) {
         guard let handle = zmq_socket(context.handle, type) else { throw zmqError("zmq_socket") }
         self.handle = handle
+        self.context = context
         try set(ZMQ_LINGER, lingerMs)
     }
 
@@ -129,8 +132,14 @@ public final class Frame: @unchecked Sendable {
         message.deallocate()
     }
 
+    /// The bytes, valid only while this frame is alive: prefer `withBytes`, which guarantees that.
     public var bytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: zmq_msg_data(message), count: zmq_msg_size(message))
+    }
+
+    /// Lends the bytes, keeping the frame alive for the call (ARC may otherwise end it at its last use).
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(bytes) }
     }
 
     public var count: Int { zmq_msg_size(message) }

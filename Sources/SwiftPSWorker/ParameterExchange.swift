@@ -51,6 +51,6 @@ final class ParameterExchange {
             throw SwiftPSError(.internal, "server sent key \(keyName(tensor.header.key)) with \(tensor.header.count) elements")
         }
         let target = model.parameters[chunk.param].pointer + chunk.offset
-        UnsafeMutableRawPointer(target).copyMemory(from: tensor.bytes.baseAddress!, byteCount: chunk.count * 4)
+        tensor.frame.withBytes { UnsafeMutableRawPointer(target).copyMemory(from: $0.baseAddress!, byteCount: chunk.count * 4) }
     }
 }

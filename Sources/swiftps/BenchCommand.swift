@@ -16,10 +16,14 @@ struct TransportBench: AsyncParsableCommand {
     @Flag(help: "One JSON object per figure: {name, value, unit, baseline, ratio}.")
     var json = false
 
-    @Option(help: "Seconds to measure each figure (median of 5 rounds).")
-    var seconds: Double = 1.0
+    @Option(help: "Seconds per measuring round; each figure is the median of 5 rounds.")
+    var seconds: Double = 0.3
+
+    func validate() throws {
+        guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+    }
 
     func run() async throws {
-        try await TransportBenchmark.run(secondsPerFigure: seconds, json: json)
+        try await TransportBenchmark.run(secondsPerRound: seconds, json: json)
     }
 }

@@ -1,1 +1,0 @@
-public enum TransportBenchmark { public static func run(secondsPerFigure: Double, json: Bool) async throws {} }

@@ -1,0 +1,108 @@
+import Foundation
+import SwiftPSCore
+import SwiftPSWire
+import SwiftPSTransport
+import SwiftPSServer
+
+/// `swiftps bench transport`: push (SGD applied) and pull goodput and the small-request rate against one server on
+/// loopback, each next to raw ZeroMQ request/ack of the same bytes measured in the same run.
+public enum TransportBenchmark {
+    struct Size {
+        var label: String
+        var bytes: Int
+    }
+
+    static let sizes = [Size(label: "4KiB", bytes: 4 << 10), Size(label: "1MiB", bytes: 1 << 20),
+                        Size(label: "4MiB", bytes: 4 << 20), Size(label: "64MiB", bytes: 64 << 20)]
+    /// Requests kept in flight for goodput figures, and for the small-request rate.
+    static let goodputWindow = 2
+    static let rateWindow = 32
+    static let rounds = 5
+
+    public static func run(secondsPerRound: Double, json: Bool) async throws {
+        let context = ZMQContext()
+        let chunks = sizes.enumerated().map { Chunk(key: UInt64($0), param: $0, offset: 0, count: $1.bytes / 4, server: 0) }
+        let params = sizes.map { ParamSpec(name: $0.label, count: $0.bytes / 4, fanIn: 0) }
+        let store = ParameterStore(chunks: chunks, params: params, seed: 1,
+                                   optimizer: OptimizerConfig(kind: .sgd, learningRate: 1e-6))
+        let server = try RPCServer(context: context, bind: "tcp://127.0.0.1:0", handler: ParameterServerHandler(store: store))
+        let client = try ParameterServerClient(context: context, endpoint: server.endpoint)
+        let report = Report(json: json)
+        let round = Duration.milliseconds(Int64(secondsPerRound * 1000))
+        if !json {
+            emit("transport benchmark: one server on loopback, median of \(rounds) rounds of \(secondsPerRound) s")
+        }
+
+        var pushGoodput: [String: Double] = [:], pullGoodput: [String: Double] = [:]
+        for (index, size) in sizes.enumerated() {
+            let gradient = FloatBuffer(count: size.bytes / 4, repeating: 1e-3)
+            let tensor = OutgoingTensor(key: UInt64(index), count: gradient.count, payload: Payload(gradient))
+            let push = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.push([tensor]) } }
+            let rawPush = try await median { try await raw(request: size.bytes, reply: 16, window: goodputWindow, duration: round) }
+            pushGoodput[size.label] = push * Double(size.bytes)
+            report.figure("push_goodput_\(size.label)", push * Double(size.bytes) / 1e9, "GB/s", rawPush * Double(size.bytes) / 1e9)
+
+            let pull = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.pull([UInt64(index)]) } }
+            let rawPull = try await median { try await raw(request: 16, reply: size.bytes, window: goodputWindow, duration: round) }
+            pullGoodput[size.label] = pull * Double(size.bytes)
+            report.figure("pull_goodput_\(size.label)", pull * Double(size.bytes) / 1e9, "GB/s", rawPull * Double(size.bytes) / 1e9)
+        }
+        let small = FloatBuffer(count: 1024, repeating: 1e-3)
+        let smallTensor = OutgoingTensor(key: 0, count: 1024, payload: Payload(small))
+        let pushRate = try await median { try await rate(window: rateWindow, duration: round) { _ = try await client.push([smallTensor]) } }
+        let rawRate = try await median { try await raw(request: 4 << 10, reply: 16, window: rateWindow, duration: round) }
+        report.figure("push_rate_4KiB", pushRate, "requests/s", rawRate)
+        report.figure("push_goodput_64MiB_over_4MiB", pushGoodput["64MiB"]! / pushGoodput["4MiB"]!, "ratio", 1)
+        report.figure("pull_goodput_64MiB_over_4MiB", pullGoodput["64MiB"]! / pullGoodput["4MiB"]!, "ratio", 1)
+        await client.close()
+        await server.stop()
+    }
+
+    /// Completed calls per second with `window` calls in flight.
+    static func rate(window: Int, duration: Duration, _ call: @escaping @Sendable () async throws -> Void) async throws -> Double {
+        try await call()  // warm up: connect, allocate snapshots
+        let start = ContinuousClock.now, end = start + duration
+        let count = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<window {
+                group.addTask {
+                    var done = 0
+                    while ContinuousClock.now < end {
+                        try await call()
+                        done += 1
+                    }
+                    return done
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        return Double(count) / (ContinuousClock.now - start).secondsDouble
+    }
+
+    static func raw(request: Int, reply: Int, window: Int, duration: Duration) async throws -> Double {
+        let (count, seconds) = try await onDedicatedThread {
+            try RawZMQBaseline.measure(requestBytes: request, replyBytes: reply, window: window, duration: duration)
+        }
+        return Double(count) / seconds
+    }
+
+    static func median(_ measure: () async throws -> Double) async throws -> Double {
+        var values: [Double] = []
+        for _ in 0..<rounds { values.append(try await measure()) }
+        return values.sorted()[rounds / 2]
+    }
+}
+
+/// Prints figures as a table or as JSON lines.
+final class Report {
+    let json: Bool
+    init(json: Bool) { self.json = json }
+
+    func figure(_ name: String, _ value: Double, _ unit: String, _ baseline: Double) {
+        let ratio = baseline > 0 ? value / baseline : 0
+        if json {
+            emit(#"{"name":"\#(name)","value":\#(value),"unit":"\#(unit)","baseline":\#(baseline),"ratio":\#(ratio)}"#)
+        } else {
+            emit(String(format: "%-32@ %12.3f %-11@ baseline %12.3f  ratio %.2f", name, value, unit, baseline, ratio))
+        }
+    }
+}

@@ -1,0 +1,94 @@
+internal import CZeroMQ
+import Foundation
+import SwiftPSCore
+
+/// Plain libzmq DEALER→ROUTER request/ack, nothing else: the ceiling the transport benchmark compares against.
+///
+/// Requests carry an 8-byte header frame and a zero-copy payload frame; the ROUTER thread answers each with a frame of
+/// `replyBytes` (zero-copy too) and touches no data. Blocking calls: run it on a thread of its own.
+public enum RawZMQBaseline {
+    /// - Returns: completed round trips and the seconds they took, keeping `window` requests in flight.
+    public static func measure(requestBytes: Int, replyBytes: Int, window: Int,
+                               duration: Duration) throws(SwiftPSError) -> (count: Int, seconds: Double) {
+        let context = ZMQContext()
+        let router = try ZMQSocket(context, type: ZMQ_ROUTER)
+        try router.set(ZMQ_SNDHWM, Int32(100_000))
+        try router.set(ZMQ_RCVHWM, Int32(100_000))
+        try router.bind("tcp://127.0.0.1:0")
+        let endpoint = router.lastEndpoint
+        let dealer = try ZMQSocket(context, type: ZMQ_DEALER)
+        try dealer.connect(endpoint)
+        let request = FloatBuffer(count: max(1, requestBytes / 4))
+        let reply = FloatBuffer(count: max(1, replyBytes / 4))
+        let stop = Stop()
+        let confined = ConfinedSocket(router)
+        let serverThread = Thread {
+            let socket = confined.socket
+            var items = [pollItem(socket: socket)]
+            let payload = Payload(owner: reply, bytes: UnsafeRawBufferPointer(start: reply.pointer, count: replyBytes))
+            while !stop.isSet {
+                _ = poll(&items, timeoutMs: 20)
+                while let frames = socket.receiveMessage() {
+                    _ = frames[0].withBytes { socket.send($0, more: true) }
+                    _ = socket.send(payload, more: false)
+                }
+            }
+            stop.finished()
+        }
+        serverThread.start()
+        defer {
+            stop.set()
+            stop.waitFinished()
+        }
+        let payload = Payload(owner: request, bytes: UnsafeRawBufferPointer(start: request.pointer, count: requestBytes))
+        var header: UInt64 = 0
+        func send() {
+            _ = withUnsafeBytes(of: &header) { dealer.send($0, more: true) }
+            _ = dealer.send(payload, more: false)
+        }
+        // Warm up the connection before timing.
+        send()
+        var items = [pollItem(socket: dealer)]
+        while dealer.receiveMessage() == nil { _ = poll(&items, timeoutMs: 100) }
+        let start = ContinuousClock.now, end = start + duration
+        var inFlight = 0, completed = 0
+        while ContinuousClock.now < end || inFlight > 0 {
+            while inFlight < window && ContinuousClock.now < end {
+                send()
+                inFlight += 1
+            }
+            _ = poll(&items, timeoutMs: 100)
+            while dealer.receiveMessage() != nil {
+                inFlight -= 1
+                completed += 1
+            }
+        }
+        return (completed, (ContinuousClock.now - start).secondsDouble)
+    }
+}
+
+/// A stop flag and a "the thread has finished" signal.
+private final class Stop: Sendable {
+    private let flag = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+    func set() { flag.store(true, ordering: .releasing) }
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func finished() { done.signal() }
+    func waitFinished() { done.wait() }
+}
+
+/// Runs blocking work on a new thread and awaits its result, keeping it off Swift's cooperative pool.
+public func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+        }
+        thread.start()
+    }
+}
+
+extension Duration {
+    public var secondsDouble: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+import Synchronization
