@@ -19,10 +19,14 @@ public enum TransportBenchmark {
     static let rateWindow = 32
     static let rounds = 5
 
+    /// Tensors are cut into chunks of at most this many bytes, as the job's placement does (BytePS uses 4 MB):
+    /// libzmq then receives into buffers malloc reuses instead of fresh pages for every huge frame.
+    static let chunkBytes = 4 << 20
+
     public static func run(secondsPerRound: Double, json: Bool) async throws {
         let context = ZMQContext()
-        let chunks = sizes.enumerated().map { Chunk(key: UInt64($0), param: $0, offset: 0, count: $1.bytes / 4, server: 0) }
         let params = sizes.map { ParamSpec(name: $0.label, count: $0.bytes / 4, fanIn: 0) }
+        let chunks = Placement.chunks(params: params, chunkElements: chunkBytes / 4, servers: [0])
         let store = ParameterStore(chunks: chunks, params: params, seed: 1,
                                    optimizer: OptimizerConfig(kind: .sgd, learningRate: 1e-6))
         let server = try RPCServer(context: context, bind: "tcp://127.0.0.1:0", handler: ParameterServerHandler(store: store))
@@ -30,25 +34,31 @@ public enum TransportBenchmark {
         let report = Report(json: json)
         let round = Duration.milliseconds(Int64(secondsPerRound * 1000))
         if !json {
-            emit("transport benchmark: one server on loopback, median of \(rounds) rounds of \(secondsPerRound) s")
+            emit("transport benchmark: one server on loopback, median of \(rounds) rounds of \(secondsPerRound) s; baseline: raw ZeroMQ DEALER/ROUTER, same bytes and frames")
         }
 
         var pushGoodput: [String: Double] = [:], pullGoodput: [String: Double] = [:]
         for (index, size) in sizes.enumerated() {
+            let mine = chunks.filter { $0.param == index }
             let gradient = FloatBuffer(count: size.bytes / 4, repeating: 1e-3)
-            let tensor = OutgoingTensor(key: UInt64(index), count: gradient.count, payload: Payload(gradient))
-            let push = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.push([tensor]) } }
-            let rawPush = try await median { try await raw(request: size.bytes, reply: 16, window: goodputWindow, duration: round) }
+            let tensors = mine.map { OutgoingTensor(key: $0.key, count: $0.count, payload: Payload(gradient, offset: $0.offset, count: $0.count)) }
+            let keys = mine.map(\.key)
+            let push = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.push(tensors) } }
+            let rawPush = try await median {
+                try await raw(request: size.bytes, reply: 16, frames: mine.count, window: goodputWindow, duration: round)
+            }
             pushGoodput[size.label] = push * Double(size.bytes)
             report.figure("push_goodput_\(size.label)", push * Double(size.bytes) / 1e9, "GB/s", rawPush * Double(size.bytes) / 1e9)
 
-            let pull = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.pull([UInt64(index)]) } }
-            let rawPull = try await median { try await raw(request: 16, reply: size.bytes, window: goodputWindow, duration: round) }
+            let pull = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.pull(keys) } }
+            let rawPull = try await median {
+                try await raw(request: 16, reply: size.bytes, frames: mine.count, window: goodputWindow, duration: round)
+            }
             pullGoodput[size.label] = pull * Double(size.bytes)
             report.figure("pull_goodput_\(size.label)", pull * Double(size.bytes) / 1e9, "GB/s", rawPull * Double(size.bytes) / 1e9)
         }
         let small = FloatBuffer(count: 1024, repeating: 1e-3)
-        let smallTensor = OutgoingTensor(key: 0, count: 1024, payload: Payload(small))
+        let smallTensor = OutgoingTensor(key: chunks[0].key, count: 1024, payload: Payload(small))
         let pushRate = try await median { try await rate(window: rateWindow, duration: round) { _ = try await client.push([smallTensor]) } }
         let rawRate = try await median { try await raw(request: 4 << 10, reply: 16, window: rateWindow, duration: round) }
         report.figure("push_rate_4KiB", pushRate, "requests/s", rawRate)
@@ -78,9 +88,10 @@ public enum TransportBenchmark {
         return Double(count) / (ContinuousClock.now - start).secondsDouble
     }
 
-    static func raw(request: Int, reply: Int, window: Int, duration: Duration) async throws -> Double {
+    static func raw(request: Int, reply: Int, frames: Int = 1, window: Int, duration: Duration) async throws -> Double {
         let (count, seconds) = try await onDedicatedThread {
-            try RawZMQBaseline.measure(requestBytes: request, replyBytes: reply, window: window, duration: duration)
+            try RawZMQBaseline.measure(requestBytes: request, replyBytes: reply, frames: frames, window: window,
+                                       duration: duration)
         }
         return Double(count) / seconds
     }
@@ -102,7 +113,9 @@ final class Report {
         if json {
             emit(#"{"name":"\#(name)","value":\#(value),"unit":"\#(unit)","baseline":\#(baseline),"ratio":\#(ratio)}"#)
         } else {
-            emit(String(format: "%-32@ %12.3f %-11@ baseline %12.3f  ratio %.2f", name, value, unit, baseline, ratio))
+            let padded = name.padding(toLength: 30, withPad: " ", startingAt: 0) + " "
+            let figure = String(format: "%12.3f ", value) + unit.padding(toLength: 11, withPad: " ", startingAt: 0)
+            emit(padded + figure + String(format: "  baseline %12.3f   ratio %.2f", baseline, ratio))
         }
     }
 }

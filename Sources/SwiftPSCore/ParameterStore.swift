@@ -63,13 +63,12 @@ public final class ParameterStore {
 
     /// Checks a whole push: known keys, no key twice, dtype, element count, byte length, finite values.
     public func validate(_ gradients: [TensorView]) throws(SwiftPSError) {
-        var seen = Set<UInt64>()
+        if let key = firstDuplicateKey(gradients) {
+            throw SwiftPSError(.invalidArgument, "key \(keyName(key)) appears twice in one push")
+        }
         for g in gradients {
             guard let slot = slots[g.key] else {
                 throw SwiftPSError(.notFound, "unknown key \(keyName(g.key)) (this server holds \(slots.count) keys)")
-            }
-            guard seen.insert(g.key).inserted else {
-                throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)) appears twice in one push")
             }
             guard g.dtype == .f32 else {
                 throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)): dtype \(g.dtype) is not accepted, send f32")
@@ -89,6 +88,18 @@ public final class ParameterStore {
                 }
             }
         }
+    }
+
+    /// A key present twice; a scan for the usual few tensors, a set (one allocation) for many.
+    private func firstDuplicateKey(_ gradients: [TensorView]) -> UInt64? {
+        if gradients.count <= 16 {
+            for (index, g) in gradients.enumerated() where gradients[..<index].contains(where: { $0.key == g.key }) {
+                return g.key
+            }
+            return nil
+        }
+        var seen = Set<UInt64>(minimumCapacity: gradients.count)
+        return gradients.first { !seen.insert($0.key).inserted }?.key
     }
 
     /// Applies a validated push; returns each key's new version, in order.

@@ -18,6 +18,8 @@ public final class RPCClient: Sendable {
     struct Shared {
         var queue: [Outgoing] = []
         var closed = false
+        /// The socket thread is (about to be) blocked in zmq_poll with nothing queued: a new request must wake it.
+        var sleeping = false
     }
 
     struct Outgoing: Sendable {
@@ -55,16 +57,17 @@ public final class RPCClient: Sendable {
         let payloads = tensors.map(\.payload)
         let deadline = ContinuousClock.now + timeout
         return try await withCheckedThrowingContinuation { continuation in
-            let accepted = shared.withLock { state in
-                guard !state.closed else { return false }
+            let accepted: Bool? = shared.withLock { state in
+                guard !state.closed else { return nil }
                 state.queue.append(Outgoing(id: id, envelope: bytes, payloads: payloads, deadline: deadline,
                                             method: method, continuation: continuation))
-                return true
+                defer { state.sleeping = false }
+                return state.sleeping
             }
-            if accepted {
-                wake.signal()
-            } else {
-                continuation.resume(throwing: SwiftPSError(.unavailable, "client for \(endpoint) is closed"))
+            switch accepted {
+            case true?: wake.signal()  // the thread is asleep in zmq_poll
+            case false?: break         // it is awake and will see the queue before it sleeps
+            case nil: continuation.resume(throwing: SwiftPSError(.unavailable, "client for \(endpoint) is closed"))
             }
         }
     }
@@ -93,7 +96,10 @@ public final class RPCClient: Sendable {
         var items = [pollItem(socket: socket), pollItem(fd: wake.fd)]
         while true {
             let (outgoing, closed) = shared.withLock { state in
-                defer { state.queue.removeAll(keepingCapacity: true) }
+                defer {
+                    state.queue.removeAll(keepingCapacity: true)
+                    state.sleeping = false
+                }
                 return (state.queue, state.closed)
             }
             if closed {
@@ -112,8 +118,11 @@ public final class RPCClient: Sendable {
             }
             let now = ContinuousClock.now
             let nearest = pending.values.map(\.deadline).min() ?? now + .milliseconds(100)
-            let wait = max(0, min(100, (nearest - now).milliseconds + 1))
-            _ = poll(&items, timeoutMs: wait)
+            let idle = shared.withLock { state in
+                state.sleeping = state.queue.isEmpty && !state.closed
+                return state.sleeping
+            }
+            _ = poll(&items, timeoutMs: idle ? max(0, min(100, (nearest - now).milliseconds + 1)) : 0)
             if isReadable(items[1]) { wake.drain() }
             while let frames = socket.receiveMessage() {
                 deliver(frames, to: &pending)

@@ -8,6 +8,12 @@ public struct Route: Sendable, Hashable {
     public var identity: [UInt8]
     public var requestID: UInt64
     public var method: Int
+
+    public init(identity: [UInt8], requestID: UInt64, method: Int) {
+        self.identity = identity
+        self.requestID = requestID
+        self.method = method
+    }
 }
 
 /// A request as a handler sees it: its envelope and its tensors, read in place from the received frames.
@@ -17,6 +23,13 @@ public struct IncomingRequest {
     public var tensors: [ReceivedTensor]
     /// Envelope plus payload bytes.
     public var byteCount: Int
+
+    public init(route: Route, envelope: Envelope, tensors: [ReceivedTensor] = [], byteCount: Int = 0) {
+        self.route = route
+        self.envelope = envelope
+        self.tensors = tensors
+        self.byteCount = byteCount
+    }
 }
 
 /// A reply to send: where to, its status and rpc message, and its tensors.

@@ -4,11 +4,12 @@ import SwiftPSCore
 
 /// Plain libzmq DEALER→ROUTER request/ack, nothing else: the ceiling the transport benchmark compares against.
 ///
-/// Requests carry an 8-byte header frame and a zero-copy payload frame; the ROUTER thread answers each with a frame of
-/// `replyBytes` (zero-copy too) and touches no data. Blocking calls: run it on a thread of its own.
+/// Requests carry an 8-byte header frame and `frames` zero-copy payload frames of `requestBytes / frames`; the ROUTER
+/// thread answers each with `frames` frames of `replyBytes / frames` (zero-copy too) and touches no data — the same
+/// framing as a swiftps message cut into chunks. Blocking calls: run it on a thread of its own.
 public enum RawZMQBaseline {
     /// - Returns: completed round trips and the seconds they took, keeping `window` requests in flight.
-    public static func measure(requestBytes: Int, replyBytes: Int, window: Int,
+    public static func measure(requestBytes: Int, replyBytes: Int, frames: Int = 1, window: Int,
                                duration: Duration) throws(SwiftPSError) -> (count: Int, seconds: Double) {
         let context = ZMQContext()
         let router = try ZMQSocket(context, type: ZMQ_ROUTER)
@@ -25,12 +26,12 @@ public enum RawZMQBaseline {
         let serverThread = Thread {
             let socket = confined.socket
             var items = [pollItem(socket: socket)]
-            let payload = Payload(owner: reply, bytes: UnsafeRawBufferPointer(start: reply.pointer, count: replyBytes))
+            let payload = Payload(owner: reply, bytes: UnsafeRawBufferPointer(start: reply.pointer, count: replyBytes / frames))
             while !stop.isSet {
                 _ = poll(&items, timeoutMs: 20)
-                while let frames = socket.receiveMessage() {
-                    _ = frames[0].withBytes { socket.send($0, more: true) }
-                    _ = socket.send(payload, more: false)
+                while let message = socket.receiveMessage() {
+                    _ = message[0].withBytes { socket.send($0, more: true) }
+                    for index in 0..<frames { _ = socket.send(payload, more: index + 1 < frames) }
                 }
             }
             stop.finished()
@@ -40,11 +41,11 @@ public enum RawZMQBaseline {
             stop.set()
             stop.waitFinished()
         }
-        let payload = Payload(owner: request, bytes: UnsafeRawBufferPointer(start: request.pointer, count: requestBytes))
+        let payload = Payload(owner: request, bytes: UnsafeRawBufferPointer(start: request.pointer, count: requestBytes / frames))
         var header: UInt64 = 0
         func send() {
             _ = withUnsafeBytes(of: &header) { dealer.send($0, more: true) }
-            _ = dealer.send(payload, more: false)
+            for index in 0..<frames { _ = dealer.send(payload, more: index + 1 < frames) }
         }
         // Warm up the connection before timing.
         send()
