@@ -45,6 +45,6 @@ let package = Package(
                     dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer", "SwiftPSCoordinator"],
                     swiftSettings: strict),
         .testTarget(name: "IntegrationTests",
-                    dependencies: ["swiftps", "SwiftPSCore", "SwiftPSWire", "SwiftPSTransport"], swiftSettings: strict),
+                    dependencies: ["swiftps", "SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer"], swiftSettings: strict),
     ]
 )

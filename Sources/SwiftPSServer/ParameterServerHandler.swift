@@ -53,6 +53,8 @@ public final class ParameterServerHandler: RPCHandler {
 
     public func tick(now: ContinuousClock.Instant) -> [OutgoingReply] { [] }
 
+    public func refused(_ error: SwiftPSError) { counters.add(.rejected, 1) }
+
     public func handle(_ request: IncomingRequest) -> [OutgoingReply] {
         counters.add(.bytesReceived, request.byteCount)
         do {
@@ -81,6 +83,7 @@ public final class ParameterServerHandler: RPCHandler {
             return OutgoingReply(to: route, Empty(), tensors: try values(pull.keys, dtype: pull.dtype))
         case .pushPull:
             let pushPull = try PushPullRequest(decoding: request.envelope.body)
+            try requireServed(pushPull.dtype)  // before applying: a refused request changes nothing
             _ = try apply(request.tensors)
             return OutgoingReply(to: route, Empty(),
                                  tensors: try values(request.tensors.map(\.header.key), dtype: pushPull.dtype))
@@ -96,6 +99,10 @@ public final class ParameterServerHandler: RPCHandler {
         if store == nil, let box = mailbox.withLock({ $0.take() }) { store = box.store }
         guard let store else { throw SwiftPSError(.unavailable, "server \(nodeID) has no shard yet") }
         return store
+    }
+
+    private func requireServed(_ dtype: DType) throws(SwiftPSError) {
+        guard dtype == .f32 else { throw SwiftPSError(.invalidArgument, "pull dtype \(dtype) is not served, ask for f32") }
     }
 
     private func requireNoTensors(_ request: IncomingRequest) throws(SwiftPSError) {
@@ -120,7 +127,7 @@ public final class ParameterServerHandler: RPCHandler {
 
     private func values(_ keys: [UInt64], dtype: DType) throws(SwiftPSError) -> [OutgoingTensor] {
         let store = try shard()
-        guard dtype == .f32 else { throw SwiftPSError(.invalidArgument, "pull dtype \(dtype) is not served, ask for f32") }
+        try requireServed(dtype)
         for key in keys where store.count(of: key) == nil {
             throw SwiftPSError(.notFound, "unknown key \(keyName(key))")
         }

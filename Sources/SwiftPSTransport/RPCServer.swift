@@ -65,6 +65,12 @@ public protocol RPCHandler: AnyObject {
     func handle(_ request: IncomingRequest) -> [OutgoingReply]
     /// Called at least every `RPCServer.tickInterval`, for timeouts and deferred answers.
     func tick(now: ContinuousClock.Instant) -> [OutgoingReply]
+    /// Told of a request the server refused before the handler saw it (malformed, oversized…), for its counters.
+    func refused(_ error: SwiftPSError)
+}
+
+extension RPCHandler {
+    public func refused(_ error: SwiftPSError) {}
 }
 
 /// Limits a server enforces on every request before its handler sees it.
@@ -166,6 +172,7 @@ public final class RPCServer: Sendable {
             let tensors = try matchTensors(envelope, payloads: frames[2...])
             return handler.handle(IncomingRequest(route: route, envelope: envelope, tensors: tensors, byteCount: byteCount))
         } catch let error as SwiftPSError {
+            handler.refused(error)
             return [OutgoingReply(to: route, error: error)]
         } catch {
             return [OutgoingReply(to: route, error: SwiftPSError(.internal, "\(error)"))]

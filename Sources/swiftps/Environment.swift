@@ -2,8 +2,13 @@ import ArgumentParser
 import Foundation
 
 /// The value of environment variable `name`, parsed, or `fallback` when unset or empty.
+/// A value that does not parse is a usage error (exit 64), never silently the default.
 func env<T: LosslessStringConvertible>(_ name: String, _ fallback: T) -> T {
-    guard let raw = ProcessInfo.processInfo.environment[name], !raw.isEmpty, let value = T(raw) else { return fallback }
+    guard let raw = ProcessInfo.processInfo.environment[name], !raw.isEmpty else { return fallback }
+    guard let value = T(raw) else {
+        FileHandle.standardError.write(Data("Error: environment variable \(name)='\(raw)' is not a valid \(T.self)\n".utf8))
+        exit(64)
+    }
     return value
 }
 

@@ -8,9 +8,9 @@ struct LocalCommand: AsyncParsableCommand {
         commandName: "local",
         abstract: "Start a whole cluster on this host (coordinator, servers, workers as child processes) and train.",
         discussion: """
-            Shows progress, then the held-out accuracy and throughput, next to the accuracy of the same model trained
-            in one process on the same samples. Exits 0 only if the model learned (accuracy >= --min-accuracy).
-            Ctrl-C or SIGTERM stops every child. Each child's log is kept in --log-dir.
+            Shows progress, then the held-out accuracy and throughput, next to the accuracy of the same model \
+            trained in one process on the same samples. Exits 0 only if the model learned \
+            (accuracy >= --min-accuracy). Ctrl-C or SIGTERM stops every child. Each child's log is kept in --log-dir.
             """)
 
     @OptionGroup(title: "Job") var job: JobOptions

@@ -6,9 +6,9 @@ struct SwiftPS: AsyncParsableCommand {
         commandName: "swiftps",
         abstract: "A parameter server for training models across processes and hosts.",
         discussion: """
-            Every flag can also be set through the environment variable named in its help (flags win).
-            Start a whole cluster on this host with `swiftps local`; on several hosts start one `coordinator`,
-            then any number of `server`s and `worker`s, in any order, each pointed at the coordinator.
+            Flags whose help names an environment variable (env: SWIFTPS_…) fall back to it; a flag wins. \
+            Start a whole cluster on this host with `swiftps local`. On several hosts, start one `coordinator`, \
+            then any number of `server`s and `worker`s in any order, each pointed at the coordinator.
             """,
         subcommands: [LocalCommand.self, CoordinatorCommand.self, ServerCommand.self, WorkerCommand.self,
                       StatusCommand.self, BenchCommand.self])

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+/// Every test here starts real `swiftps` processes on loopback; they run one at a time (2 cores).
+@Suite(.serialized) struct Integration {}
+
+extension Integration {
+    @Suite struct Cluster {
+        /// The demo: 1 coordinator + 2 servers + 2 workers learn, as well as one process does on the same samples.
+        @Test func twoServersTwoWorkersLearnLikeOneProcess() async throws {
+            let summary = FileManager.default.temporaryDirectory.appendingPathComponent("summary-\(UUID()).json")
+            defer { try? FileManager.default.removeItem(at: summary) }
+            let local = try RunningProcess("local", ["local", "--servers", "2", "--workers", "2", "--summary-json", summary.path])
+            defer { local.stop() }
+            let status = try await local.exitStatus(timeout: .seconds(300))
+            #expect(status == 0, "local failed:\n\(local.stderr)")
+            let fields = try resultFields(String(decoding: try Data(contentsOf: summary), as: UTF8.self))
+            let accuracy = try #require(fields["accuracy"]), standalone = try #require(fields["standalone_accuracy"])
+            #expect(accuracy >= 0.85)
+            #expect(abs(accuracy - standalone) <= 0.03, "distributed \(accuracy) vs standalone \(standalone)")
+            #expect(try #require(fields["samples_per_second"]) > 0)
+            #expect(local.stdout.contains("held-out accuracy"))
+        }
+
+        static let smallJob = ["--servers", "1", "--workers", "1", "--epochs", "1", "--train-samples", "4000",
+                               "--test-samples", "1000", "--layers", "16,64,10"]
+
+        /// A worker started before any server waits for them; the coordinator and server leave when it is done.
+        @Test func workerStartedBeforeServersAttaches() async throws {
+            let coordinator = try RunningProcess("coordinator", ["coordinator", "--bind", "tcp://127.0.0.1:0"] + Self.smallJob)
+            defer { coordinator.stop() }
+            let address = listeningAddress(try await coordinator.line { $0.hasPrefix("listening ") })
+            let worker = try RunningProcess("worker", ["worker", "--coordinator", address])
+            defer { worker.stop() }
+            _ = try await worker.line(.stderr) { $0.contains("waiting for the servers to register") }
+            let server = try RunningProcess("server", ["server", "--coordinator", address, "--bind", "tcp://127.0.0.1:0"])
+            defer { server.stop() }
+            let result = try resultFields(try await worker.line { $0.hasPrefix("result ") })
+            #expect(try #require(result["accuracy"]) > 0.5)
+            #expect(try await worker.exitStatus() == 0)
+            #expect(try await server.exitStatus(timeout: .seconds(30)) == 0, "\(server.stderr)")
+            #expect(try await coordinator.exitStatus(timeout: .seconds(30)) == 0, "\(coordinator.stderr)")
+        }
+
+        /// Nodes started before the coordinator keep retrying until it answers.
+        @Test func nodesStartedBeforeTheCoordinatorAttach() async throws {
+            let address = "tcp://127.0.0.1:\(try freePort())"
+            let worker = try RunningProcess("worker", ["worker", "--coordinator", address])
+            defer { worker.stop() }
+            let server = try RunningProcess("server", ["server", "--coordinator", address, "--bind", "tcp://127.0.0.1:0"])
+            defer { server.stop() }
+            _ = try await worker.line(.stderr) { $0.contains("not answering (attempt") }
+            _ = try await server.line(.stderr) { $0.contains("not answering (attempt") }
+            let coordinator = try RunningProcess("coordinator", ["coordinator", "--bind", address] + Self.smallJob)
+            defer { coordinator.stop() }
+            let result = try resultFields(try await worker.line { $0.hasPrefix("result ") })
+            #expect(try #require(result["accuracy"]) > 0.5)
+            #expect(try await worker.exitStatus() == 0)
+            #expect(try await server.exitStatus(timeout: .seconds(30)) == 0)
+            #expect(try await coordinator.exitStatus(timeout: .seconds(30)) == 0)
+        }
+
+        /// SIGTERM in the middle of training: every role exits 0 within a few seconds.
+        @Test func sigtermStopsEveryRoleCleanly() async throws {
+            let job = ["--servers", "1", "--workers", "1", "--epochs", "1000"]
+            let coordinator = try RunningProcess("coordinator", ["coordinator", "--bind", "tcp://127.0.0.1:0"] + job)
+            defer { coordinator.stop() }
+            let address = listeningAddress(try await coordinator.line { $0.hasPrefix("listening ") })
+            let server = try RunningProcess("server", ["server", "--coordinator", address, "--bind", "tcp://127.0.0.1:0"])
+            defer { server.stop() }
+            let worker = try RunningProcess("worker", ["worker", "--coordinator", address])
+            defer { worker.stop() }
+            _ = try await worker.line { $0.hasPrefix("progress ") }
+            for process in [worker, server, coordinator] {
+                let start = ContinuousClock.now
+                process.signal(SIGTERM)
+                let status = try await process.exitStatus(timeout: .seconds(10))
+                #expect(status == 0, "\(process.name) exited \(status):\n\(process.stderr)")
+                #expect(ContinuousClock.now - start < .seconds(5), "\(process.name) took \(ContinuousClock.now - start)")
+            }
+        }
+    }
+}
