@@ -15,7 +15,7 @@ public enum TransportBenchmark {
     static let sizes = [Size(label: "4KiB", bytes: 4 << 10), Size(label: "1MiB", bytes: 1 << 20),
                         Size(label: "4MiB", bytes: 4 << 20), Size(label: "64MiB", bytes: 64 << 20)]
     /// Requests kept in flight for goodput figures, and for the small-request rate.
-    static let goodputWindow = 2
+    static let goodputWindow = 4
     static let rateWindow = 32
     static let rounds = 5
 

@@ -36,8 +36,9 @@ public final class ParameterServerHandler: RPCHandler {
     public let nodeID: UInt32
     private var store: ParameterStore?
     private let mailbox = Mutex<StoreBox?>(nil)
-    /// Pull snapshots, one per key, reused once libzmq has released the previous send of it.
-    private var snapshots: [UInt64: FloatBuffer] = [:]
+    /// Pull snapshots per key, each reused once libzmq has released the send that carried it: the pool grows to
+    /// the number of pulls of that key in flight and no further, so steady-state pulls touch no fresh pages.
+    private var snapshots: [UInt64: [FloatBuffer]] = [:]
 
     public init(nodeID: UInt32 = 0, store: ParameterStore? = nil, counters: ServerCounters = ServerCounters()) {
         self.nodeID = nodeID
@@ -141,13 +142,15 @@ public final class ParameterServerHandler: RPCHandler {
         }
     }
 
-    /// The key's snapshot buffer if no send still holds it, else a fresh one (which then becomes the key's).
+    /// A snapshot buffer of the key that no send holds any more, or a new one added to the key's pool.
     private func reusableSnapshot(key: UInt64, count: Int) -> FloatBuffer {
-        if snapshots[key] != nil, isKnownUniquelyReferenced(&snapshots[key]!), snapshots[key]!.count == count {
-            return snapshots[key]!
+        var pool = snapshots.removeValue(forKey: key) ?? []
+        defer { snapshots[key] = pool }
+        for index in pool.indices where isKnownUniquelyReferenced(&pool[index]) && pool[index].count == count {
+            return pool[index]
         }
         let buffer = FloatBuffer(count: count)
-        snapshots[key] = buffer
+        pool.append(buffer)
         return buffer
     }
 

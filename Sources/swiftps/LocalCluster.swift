@@ -28,6 +28,16 @@ final class LocalCluster: Sendable {
         for child in children.withLock({ $0 }) { child.terminate() }
     }
 
+    /// SIGTERM to every child, then waits for each (SIGKILL after 10 s), so that none outlives `local`.
+    func stopAll() async {
+        terminateAll()
+        for child in children.withLock({ $0 }) where await child.wait(timeout: .seconds(10)) == nil {
+            log.error("\(child.name) ignored SIGTERM; killing it")
+            child.forceKill()
+            _ = await child.wait()
+        }
+    }
+
     func train(job: JobOptions, config: JobConfig, shutdown: Shutdown) async throws -> Outcome {
         let listening = Listening()
         let coordinator = try start("coordinator", ["coordinator", "--bind", "tcp://127.0.0.1:0"] + job.arguments) { line in

@@ -46,16 +46,24 @@ struct LocalCommand: AsyncParsableCommand {
         do {
             outcome = try await cluster.train(job: job, config: config, shutdown: shutdown)
         } catch {
-            cluster.terminateAll()
+            await cluster.stopAll()
             log.error("\(error)")
             throw ExitCode(shutdown.isRequested ? 130 : 1)
         }
         var standalone: Double?
         if !skipStandalone && !shutdown.isRequested {
             log.info("training the same model in one process for comparison")
-            standalone = try await cluster.standalone(job: job).accuracy
+            do {
+                standalone = try await cluster.standalone(job: job).accuracy
+            } catch where !shutdown.isRequested {
+                log.error("\(error)")
+                throw ExitCode(1)
+            }
         }
-        if shutdown.isRequested { throw ExitCode(130) }
+        if shutdown.isRequested {
+            await cluster.stopAll()
+            throw ExitCode(130)
+        }
         report(outcome, standalone: standalone, config: config)
         if let summaryJson {
             var json = #"{"accuracy":\#(outcome.accuracy),"loss":\#(outcome.loss),"samples_per_second":\#(outcome.samplesPerSecond),"seconds":\#(outcome.seconds),"servers":\#(config.servers),"workers":\#(config.workers)"#

@@ -60,6 +60,18 @@ extension Integration {
             #expect(try await coordinator.exitStatus(timeout: .seconds(30)) == 0)
         }
 
+        /// Ctrl-C on `swiftps local` stops every child it started before it exits.
+        @Test func interruptingLocalStopsEveryChild() async throws {
+            let local = try RunningProcess("local", ["local", "--servers", "2", "--workers", "2", "--epochs", "1000"])
+            defer { local.stop() }
+            _ = try await local.line(.stderr) { $0.contains("step ") }
+            let children = childProcesses(of: local.pid)
+            #expect(children.count == 5)
+            local.signal(SIGINT)
+            #expect(try await local.exitStatus(timeout: .seconds(20)) == 130)
+            for pid in children { #expect(!isRunning(pid), "child \(pid) outlived local") }
+        }
+
         /// SIGTERM in the middle of training: every role exits 0 within a few seconds.
         @Test func sigtermStopsEveryRoleCleanly() async throws {
             let job = ["--servers", "1", "--workers", "1", "--epochs", "1000"]

@@ -220,3 +220,20 @@ func resultFields(_ line: String) throws -> [String: Double] {
     }
     return object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
 }
+
+/// Whether `pid` is a live process (a zombie waiting to be reaped counts as gone).
+func isRunning(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}
+
+/// The children of `pid`, whichever of its threads started them.
+func childProcesses(of pid: Int32) -> [Int32] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    return tasks.flatMap { task in
+        ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? "")
+            .split(separator: " ").compactMap { Int32($0) }
+    }
+}
