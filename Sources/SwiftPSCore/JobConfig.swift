@@ -9,8 +9,8 @@ public struct JobConfig: Sendable, Equatable {
     public var servers = 1
     public var workers = 1
     public var batchSize = 64
-    public var epochs = 3
-    public var trainSamples = 48_000
+    public var epochs = 2
+    public var trainSamples = 400_000
     public var testSamples = 8_000
     public var heartbeatTimeoutMs = 5_000
     public var allowNonFinite = false

@@ -28,10 +28,10 @@ struct JobOptions: ParsableArguments {
     var batchSize: Int = env("SWIFTPS_BATCH_SIZE", 64)
 
     @Option(help: "Passes over the training set. (env: SWIFTPS_EPOCHS)")
-    var epochs: Int = env("SWIFTPS_EPOCHS", 3)
+    var epochs: Int = env("SWIFTPS_EPOCHS", 2)
 
     @Option(help: "Training samples of the built-in task. (env: SWIFTPS_TRAIN_SAMPLES)")
-    var trainSamples: Int = env("SWIFTPS_TRAIN_SAMPLES", 48_000)
+    var trainSamples: Int = env("SWIFTPS_TRAIN_SAMPLES", 400_000)
 
     @Option(help: "Held-out samples of the built-in task. (env: SWIFTPS_TEST_SAMPLES)")
     var testSamples: Int = env("SWIFTPS_TEST_SAMPLES", 8_000)

@@ -16,7 +16,7 @@ struct LocalCommand: AsyncParsableCommand {
     @OptionGroup(title: "Job") var job: JobOptions
 
     @Option(help: "Lowest held-out accuracy that counts as learned. (env: SWIFTPS_MIN_ACCURACY)")
-    var minAccuracy: Double = env("SWIFTPS_MIN_ACCURACY", 0.80)
+    var minAccuracy: Double = env("SWIFTPS_MIN_ACCURACY", 0.90)
 
     @Option(help: "Write {accuracy, loss, samples_per_second, seconds, ...} as JSON to this file.")
     var summaryJson: String?

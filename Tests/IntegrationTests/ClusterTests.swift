@@ -16,7 +16,7 @@ extension Integration {
             #expect(status == 0, "local failed:\n\(local.stderr)")
             let fields = try resultFields(String(decoding: try Data(contentsOf: summary), as: UTF8.self))
             let accuracy = try #require(fields["accuracy"]), standalone = try #require(fields["standalone_accuracy"])
-            #expect(accuracy >= 0.85)
+            #expect(accuracy >= 0.90)
             #expect(abs(accuracy - standalone) <= 0.03, "distributed \(accuracy) vs standalone \(standalone)")
             #expect(try #require(fields["samples_per_second"]) > 0)
             #expect(local.stdout.contains("held-out accuracy"))
