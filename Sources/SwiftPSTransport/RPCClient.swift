@@ -117,7 +117,7 @@ public final class RPCClient: Sendable {
                 }
             }
             let now = ContinuousClock.now
-            let nearest = pending.values.map(\.deadline).min() ?? now + .milliseconds(100)
+            let nearest = pending.values.lazy.map(\.deadline).min() ?? now + .milliseconds(100)
             let idle = shared.withLock { state in
                 state.sleeping = state.queue.isEmpty && !state.closed
                 return state.sleeping

@@ -388,10 +388,12 @@ extension StatsReply: WireMessage {
 extension Empty {
     /// Checks that `bytes` parse as a message with no fields (unknown fields are skipped, as protobuf does).
     public static func validate(_ bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        guard !bytes.isEmpty else { return }  // the usual case: nothing to parse
         try unpack(bytes, "request", swiftps__v1__push_request__unpack, swiftps__v1__push_request__free_unpacked) { _ in }
     }
 
     public static func validate(_ bytes: [UInt8]) throws(SwiftPSError) {
+        guard !bytes.isEmpty else { return }
         let result = bytes.withUnsafeBytes { raw in Result { () throws(SwiftPSError) in try validate(raw) } }
         try result.get()
     }
