@@ -49,7 +49,9 @@ public final class CoordinatorClient: Sendable {
             if map.ready { return map }
             if polls % 50 == 0 { log.info("waiting for the servers to register") }
             polls += 1
-            guard await shutdown.sleep(for: .milliseconds(100)) else { throw SwiftPSError(.cancelled, "shutting down") }
+            guard await shutdown.sleep(for: .milliseconds(100)), !Task.isCancelled else {
+                throw SwiftPSError(.cancelled, "stopped waiting for the shard map")
+            }
         }
     }
 

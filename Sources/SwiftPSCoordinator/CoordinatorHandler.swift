@@ -5,6 +5,7 @@ import SwiftPSTransport
 /// The Coordinator service: membership, the shard map, heartbeats, barriers and the end of the job.
 ///
 /// Pure logic on the coordinator's socket thread (see `RPCHandler`); tests drive it with requests and clock ticks.
+/// A node must heartbeat from the moment it registers (also while it waits for the shard map), or it is marked dead.
 /// The job ends once the expected workers have all registered and none is still alive (finished or dead); servers
 /// learn it from their next heartbeat and leave, and the coordinator is done when no server is left alive.
 public final class CoordinatorHandler: RPCHandler {
@@ -89,6 +90,9 @@ public final class CoordinatorHandler: RPCHandler {
     }
 
     private func register(_ request: RegisterRequest) throws(SwiftPSError) -> RegisterReply {
+        guard !request.instance.isEmpty else {
+            throw SwiftPSError(.invalidArgument, "Register needs an instance token unique to the process")
+        }
         if let id = instances[request.instance], let node = nodes[id] {  // a retried Register
             return RegisterReply(nodeID: id, rank: node.info.rank, job: job)
         }
@@ -144,9 +148,11 @@ public final class CoordinatorHandler: RPCHandler {
         }
     }
 
-    /// Answers every barrier that all live workers have reached.
+    /// Answers every barrier that all live workers have reached, once every expected worker has registered.
     private func releaseBarriers() -> [OutgoingReply] {
-        let alive = Set(nodes.values.filter { $0.info.role == .worker && $0.info.state == .alive }.map(\.info.id))
+        let workers = nodes.values.filter { $0.info.role == .worker }
+        guard workers.count == job.workers else { return [] }
+        let alive = Set(workers.filter { $0.info.state == .alive }.map(\.info.id))
         var replies: [OutgoingReply] = []
         for (name, arrived) in barriers where alive.isSubset(of: arrived.keys) && !arrived.isEmpty {
             let participants = BarrierReply(participants: UInt32(arrived.count))

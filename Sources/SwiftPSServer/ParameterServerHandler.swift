@@ -35,7 +35,8 @@ public final class ParameterServerHandler: RPCHandler {
     public let counters: ServerCounters
     public let nodeID: UInt32
     private var store: ParameterStore?
-    private let mailbox = Mutex<StoreBox?>(nil)
+    /// Where another thread leaves the shard for the socket thread to pick up.
+    public let mailbox = ShardMailbox()
     /// Pull snapshots per key, each reused once libzmq has released the send that carried it: the pool grows to
     /// the number of pulls of that key in flight and no further, so steady-state pulls touch no fresh pages.
     private var snapshots: [UInt64: [FloatBuffer]] = [:]
@@ -46,11 +47,8 @@ public final class ParameterServerHandler: RPCHandler {
         self.counters = counters
     }
 
-    /// Hands the shard to the socket thread (callable from any thread); the handler owns the store from then on.
-    public func install(_ store: sending ParameterStore) {
-        let box = StoreBox(store)
-        mailbox.withLock { $0 = box }
-    }
+    /// Hands the shard to the socket thread; the handler owns the store from then on.
+    public func install(_ store: sending ParameterStore) { mailbox.install(store) }
 
     public func tick(now: ContinuousClock.Instant) -> [OutgoingReply] { [] }
 
@@ -97,7 +95,7 @@ public final class ParameterServerHandler: RPCHandler {
     }
 
     private func shard() throws(SwiftPSError) -> ParameterStore {
-        if store == nil, let box = mailbox.withLock({ $0.take() }) { store = box.store }
+        if store == nil { store = mailbox.take() }
         guard let store else { throw SwiftPSError(.unavailable, "server \(nodeID) has no shard yet") }
         return store
     }
@@ -168,16 +166,26 @@ public final class ParameterServerHandler: RPCHandler {
     }
 }
 
-/// Carries a store from the thread that built it to the socket thread.
+/// Carries a shard from the task that built it to the server's socket thread.
+public final class ShardMailbox: Sendable {
+    private let slot = Mutex<StoreBox?>(nil)
+
+    /// Leaves the store for the socket thread; callable from any thread.
+    public func install(_ store: sending ParameterStore) {
+        let box = StoreBox(store)
+        slot.withLock { $0 = box }
+    }
+
+    func take() -> ParameterStore? {
+        slot.withLock { box in
+            defer { box = nil }
+            return box?.store
+        }
+    }
+}
+
 /// `@unchecked Sendable`: taken exactly once, and the sender keeps no reference (`sending`).
 final class StoreBox: @unchecked Sendable {
     let store: ParameterStore
     init(_ store: ParameterStore) { self.store = store }
-}
-
-extension Optional where Wrapped == StoreBox {
-    mutating func take() -> StoreBox? {
-        defer { self = nil }
-        return self
-    }
 }

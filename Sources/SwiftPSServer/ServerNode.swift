@@ -37,18 +37,34 @@ public enum ServerNode {
             let registration = try await coordinator.register(role: .server, address: address,
                                                               connectTimeout: options.connectTimeout,
                                                               shutdown: shutdown, log: log)
-            let id = registration.nodeID
+            let id = registration.nodeID, job = registration.job
             var log = log
             log.name = "server \(id)"
-            let map = try await coordinator.waitForShardMap(shutdown: shutdown, log: log)
-            let mine = map.chunks.filter { $0.server == id }
-            let job = registration.job
-            let store = ParameterStore(chunks: mine, params: map.params, seed: job.seed, optimizer: job.optimizer,
-                                       allowNonFinite: job.allowNonFinite)
-            log.info("serving \(mine.count) chunks (\(store.elements) floats) with \(job.optimizer.kind) at \(address)")
-            handler.install(store)
-            try await heartbeatUntilDone(coordinator, nodeID: id, job: job, counters: handler.counters,
-                                         shutdown: shutdown, log: log)
+            // Heartbeats start now, while the shard map may still be waiting for other servers.
+            let counters = handler.counters, mailbox = handler.mailbox
+            try await withThrowingTaskGroup(of: Bool.self) { [log] group in
+                group.addTask {
+                    try await heartbeatUntilDone(coordinator, nodeID: id, job: job, counters: counters,
+                                                 shutdown: shutdown, log: log)
+                    return true
+                }
+                group.addTask {
+                    let map = try await coordinator.waitForShardMap(shutdown: shutdown, log: log)
+                    let mine = map.chunks.filter { $0.server == id }
+                    let store = ParameterStore(chunks: mine, params: map.params, seed: job.seed,
+                                               optimizer: job.optimizer, allowNonFinite: job.allowNonFinite)
+                    log.info("serving \(mine.count) chunks (\(store.elements) floats) with \(job.optimizer.kind) at \(address)")
+                    mailbox.install(store)
+                    return false
+                }
+                // Done when the heartbeats end: the job is over (or shutdown), with or without a shard by then.
+                while let heartbeatsEnded = try await group.next() {
+                    if heartbeatsEnded {
+                        group.cancelAll()
+                        return
+                    }
+                }
+            }
         } catch {
             await server.stop()
             await coordinator.close()

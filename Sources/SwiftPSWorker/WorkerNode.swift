@@ -60,6 +60,10 @@ public enum WorkerNode {
         let job = registration.job, id = registration.nodeID, rank = Int(registration.rank)
         var log = baseLog
         log.name = "worker \(id)"
+        // Heartbeats start at once: waiting for the servers must not look like death.
+        let heartbeat = Heartbeat(coordinator: coordinator, nodeID: id, interval: .milliseconds(max(100, job.heartbeatTimeoutMs / 5)))
+        heartbeat.start()
+        defer { heartbeat.stop() }
         let map = try await coordinator.waitForShardMap(shutdown: shutdown, log: log)
         for server in map.servers {
             servers[server.id] = try ParameterServerClient(context: context, endpoint: server.address)
@@ -74,9 +78,6 @@ public enum WorkerNode {
         log.info("rank \(rank): \(shard.count) samples, \(steps) steps of \(job.batchSize) over \(map.servers.count) servers")
 
         try await exchange.pullAll()
-        let heartbeat = Heartbeat(coordinator: coordinator, nodeID: id, interval: .milliseconds(max(100, job.heartbeatTimeoutMs / 5)))
-        heartbeat.start()
-        defer { heartbeat.stop() }
         let start = ContinuousClock.now
         var smoothedLoss: Double?
         var step = 0

@@ -1,0 +1,103 @@
+import Testing
+import SwiftPSCore
+import SwiftPSWire
+import SwiftPSTransport
+import SwiftPSServer
+
+/// The ParameterServer service over real sockets, in process: an `RPCServer` on a free loopback port and a client.
+@Suite struct ParameterServerRPCTests {
+    /// Serves `store` (or nothing yet) and lends a connected client; closes and stops both afterwards.
+    static func withServer(_ store: ParameterStore?,
+                           _ body: (ParameterServerClient, ParameterServerHandler) async throws -> Void) async throws {
+        let context = ZMQContext()
+        let handler = ParameterServerHandler(nodeID: 7, store: store)
+        let server = try RPCServer(context: context, bind: "tcp://127.0.0.1:0", handler: handler)
+        let client = try ParameterServerClient(context: context, endpoint: server.endpoint)
+        do {
+            try await body(client, handler)
+        } catch {
+            await client.close()
+            await server.stop()
+            throw error
+        }
+        await client.close()
+        await server.stop()
+    }
+
+    /// The status a refused call throws with.
+    static func refusal(_ call: () async throws -> Void) async -> StatusCode? {
+        do {
+            try await call()
+            return nil
+        } catch let error as SwiftPSError {
+            return error.code
+        } catch {
+            return nil
+        }
+    }
+
+    @Test func pushThenPullReturnsTheSGDUpdate() async throws {
+        try await Self.withServer(TestShard.store()) { client, _ in
+            let w0 = TestShard.initial(TestShard.w0)
+            let gradient = (0..<1500).map { Float($0 % 7) - 3 }
+            let versions = try await client.push([tensor(TestShard.w0, gradient), tensor(TestShard.b, [1, 2, 3])])
+            #expect(versions == [1, 1])
+
+            let pulled = try await client.pull([TestShard.b, TestShard.w0, TestShard.w1])
+            #expect(pulled.map(\.header.key) == [TestShard.b, TestShard.w0, TestShard.w1])
+            #expect(pulled.map(\.header.version) == [1, 1, 0])
+            #expect(floats(pulled[0]) == [-0.5, -1, -1.5], "0 − 0.5·g")
+            #expect(floats(pulled[1]) == zip(w0, gradient).map { $0 - 0.5 * $1 })
+            #expect(floats(pulled[2]) == TestShard.initial(TestShard.w1), "not pushed, not changed")
+
+            let both = try await client.pushPull([tensor(TestShard.b, [2, 2, 2])])
+            #expect(both.map(\.header.key) == [TestShard.b] && both.map(\.header.version) == [2])
+            #expect(floats(both[0]) == [-1.5, -2, -2.5], "−0.5 − 0.5·2, …")
+
+            let stats = try await client.stats()
+            #expect((stats.pushes, stats.pulls, stats.rejected) == (2, 2, 0), "a pushPull counts as both")
+            #expect(stats.bytesSent == 4 * (3 + 1500 + 500 + 3))
+            #expect(stats.bytesReceived > 4 * (1500 + 3 + 3))
+            #expect((stats.keys, stats.elements, stats.nodeID) == (3, 2003, 7))
+        }
+    }
+
+    @Test func refusedPushesLeaveTheWeightsAsTheyWere() async throws {
+        try await Self.withServer(TestShard.store()) { client, _ in
+            _ = try await client.push([tensor(TestShard.b, [4, 4, 4])])
+            let before = try await client.pull([TestShard.b, TestShard.w1]).map { (floats($0), $0.header.version) }
+            #expect(before[0].0 == [-2, -2, -2])
+
+            let unknown = Chunk.key(param: 0, chunk: 2)
+            #expect(await Self.refusal { _ = try await client.push([tensor(TestShard.b, [1, 1, 1]), tensor(unknown, [1])]) }
+                    == .notFound)
+            #expect(await Self.refusal { _ = try await client.push([tensor(TestShard.b, [1, 1])]) } == .invalidArgument)
+            let nan = [Float](repeating: 1, count: 499) + [.nan]
+            #expect(await Self.refusal { _ = try await client.push([tensor(TestShard.b, [1, 1, 1]), tensor(TestShard.w1, nan)]) }
+                    == .invalidArgument)
+            #expect(await Self.refusal { _ = try await client.pushPull([tensor(TestShard.w1, [.infinity] + nan.dropLast())]) }
+                    == .invalidArgument)
+            #expect(await Self.refusal { _ = try await client.pull([unknown]) } == .notFound)
+
+            let after = try await client.pull([TestShard.b, TestShard.w1]).map { (floats($0), $0.header.version) }
+            #expect(after.map(\.0) == before.map(\.0) && after.map(\.1) == [1, 0])
+            let stats = try await client.stats()
+            #expect((stats.pushes, stats.pulls, stats.rejected) == (1, 2, 5))
+        }
+    }
+
+    @Test func unavailableUntilInstalled() async throws {
+        try await Self.withServer(nil) { client, handler in
+            #expect(await Self.refusal { _ = try await client.pull([TestShard.b]) } == .unavailable)
+            #expect(await Self.refusal { _ = try await client.push([tensor(TestShard.b, [1, 1, 1])]) } == .unavailable)
+            #expect(try await client.stats().keys == 0)
+
+            handler.install(TestShard.store())
+            #expect(try await client.push([tensor(TestShard.b, [1, 1, 1])]) == [1])
+            let pulled = try await client.pull([TestShard.b])
+            #expect(floats(pulled[0]) == [-0.5, -0.5, -0.5])
+            let stats = try await client.stats()
+            #expect((stats.keys, stats.rejected, stats.pushes) == (3, 2, 1))
+        }
+    }
+}
