@@ -14,6 +14,8 @@ public struct JobConfig: Sendable, Equatable {
     public var testSamples = 8_000
     public var heartbeatTimeoutMs = 5_000
     public var allowNonFinite = false
+    /// Payload dtype of pushes and pulls on the wire (mixed precision); servers keep fp32 masters.
+    public var wireDType = DType.f32
 
     public init() {}
 

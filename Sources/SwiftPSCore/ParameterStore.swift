@@ -30,7 +30,8 @@ public final class ParameterStore {
     public let optimizer: OptimizerConfig
     public let allowNonFinite: Bool
     private var slots: [UInt64: Slot] = [:]
-    /// Reused when a payload is not 4-byte aligned (small ZeroMQ frames may sit at any offset).
+    /// Reused for payloads that cannot be read as fp32 in place: 16-bit wire dtypes, and f32 that is not 4-byte
+    /// aligned (small ZeroMQ frames may sit at any offset).
     private var alignedScratch: UnsafeMutableBufferPointer<Float> = .init(start: nil, count: 0)
 
     public private(set) var elements = 0
@@ -70,16 +71,13 @@ public final class ParameterStore {
             guard let slot = slots[g.key] else {
                 throw SwiftPSError(.notFound, "unknown key \(keyName(g.key)) (this server holds \(slots.count) keys)")
             }
-            guard g.dtype == .f32 else {
-                throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)): dtype \(g.dtype) is not accepted, send f32")
-            }
             guard g.count == slot.count else {
                 throw SwiftPSError(.invalidArgument,
                                    "key \(keyName(g.key)): \(g.count) elements sent, the key has \(slot.count)")
             }
             guard g.bytes.count == g.count * g.dtype.byteWidth else {
                 throw SwiftPSError(.invalidArgument,
-                                   "key \(keyName(g.key)): payload is \(g.bytes.count) bytes, expected \(g.count * 4)")
+                                   "key \(keyName(g.key)): payload is \(g.bytes.count) bytes, expected \(g.count * g.dtype.byteWidth)")
             }
             if !allowNonFinite {
                 let finite = withFloats(g) { Optimizer.allFinite($0, count: g.count) }
@@ -122,16 +120,17 @@ public final class ParameterStore {
         return try body(UnsafeBufferPointer(start: slot.weights, count: slot.count), slot.version)
     }
 
+    /// Lends the payload as fp32: in place when it already is aligned fp32, else converted into the scratch buffer.
     private func withFloats<R>(_ view: TensorView, _ body: (UnsafePointer<Float>) -> R) -> R {
         let base = view.bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 4)!
-        if Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+        if view.dtype == .f32 && Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
             return body(base.assumingMemoryBound(to: Float.self))
         }
         if alignedScratch.count < view.count {
             alignedScratch.deallocate()
             alignedScratch = .allocate(capacity: view.count)
         }
-        UnsafeMutableRawPointer(alignedScratch.baseAddress!).copyMemory(from: base, byteCount: view.count * 4)
+        HalfPrecision.decode(base, as: view.dtype, to: alignedScratch.baseAddress!, count: view.count)
         return body(alignedScratch.baseAddress!)
     }
 }

@@ -1582,7 +1582,7 @@ const ProtobufCMessageDescriptor swiftps__v1__optimizer_config__descriptor =
   (ProtobufCMessageInit) swiftps__v1__optimizer_config__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[12] =
+static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[13] =
 {
   {
     "seed",
@@ -1728,6 +1728,18 @@ static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "wire_dtype",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__JobConfig, wire_dtype),
+    &swiftps__v1__dtype__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
   11,   /* field[11] = allow_nonfinite */
@@ -1741,12 +1753,13 @@ static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
   4,   /* field[4] = servers */
   9,   /* field[9] = test_samples */
   8,   /* field[8] = train_samples */
+  12,   /* field[12] = wire_dtype */
   5,   /* field[5] = workers */
 };
 static const ProtobufCIntRange swiftps__v1__job_config__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
 {
@@ -1756,7 +1769,7 @@ const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
   "Swiftps__V1__JobConfig",
   "swiftps.v1",
   sizeof(Swiftps__V1__JobConfig),
-  12,
+  13,
   swiftps__v1__job_config__field_descriptors,
   swiftps__v1__job_config__field_indices_by_name,
   1,  swiftps__v1__job_config__number_ranges,

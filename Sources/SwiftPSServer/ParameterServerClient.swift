@@ -19,14 +19,15 @@ public final class ParameterServerClient: Sendable {
         try await rpc.call(.push, Empty(), tensors: gradients, timeout: timeout).body(PushReply.self).versions
     }
 
-    /// The current values of `keys`, read in place from the reply's frames.
-    public func pull(_ keys: [UInt64], timeout: Duration = .seconds(30)) async throws -> [ReceivedTensor] {
-        try await rpc.call(.pull, PullRequest(keys: keys), timeout: timeout).tensors
+    /// The current values of `keys` in `dtype`, read in place from the reply's frames.
+    public func pull(_ keys: [UInt64], dtype: DType = .f32, timeout: Duration = .seconds(30)) async throws -> [ReceivedTensor] {
+        try await rpc.call(.pull, PullRequest(keys: keys, dtype: dtype), timeout: timeout).tensors
     }
 
-    /// Applies `gradients`, then returns the new values of the same keys.
-    public func pushPull(_ gradients: [OutgoingTensor], timeout: Duration = .seconds(30)) async throws -> [ReceivedTensor] {
-        try await rpc.call(.pushPull, PushPullRequest(), tensors: gradients, timeout: timeout).tensors
+    /// Applies `gradients`, then returns the new values of the same keys in `dtype`.
+    public func pushPull(_ gradients: [OutgoingTensor], dtype: DType = .f32,
+                         timeout: Duration = .seconds(30)) async throws -> [ReceivedTensor] {
+        try await rpc.call(.pushPull, PushPullRequest(dtype: dtype), tensors: gradients, timeout: timeout).tensors
     }
 
     public func stats(timeout: Duration = .seconds(5)) async throws -> StatsReply {

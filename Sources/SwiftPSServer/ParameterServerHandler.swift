@@ -82,7 +82,6 @@ public final class ParameterServerHandler: RPCHandler {
             return OutgoingReply(to: route, Empty(), tensors: try values(pull.keys, dtype: pull.dtype))
         case .pushPull:
             let pushPull = try PushPullRequest(decoding: request.envelope.body)
-            try requireServed(pushPull.dtype)  // before applying: a refused request changes nothing
             _ = try apply(request.tensors)
             return OutgoingReply(to: route, Empty(),
                                  tensors: try values(request.tensors.map(\.header.key), dtype: pushPull.dtype))
@@ -98,10 +97,6 @@ public final class ParameterServerHandler: RPCHandler {
         if store == nil { store = mailbox.take() }
         guard let store else { throw SwiftPSError(.unavailable, "server \(nodeID) has no shard yet") }
         return store
-    }
-
-    private func requireServed(_ dtype: DType) throws(SwiftPSError) {
-        guard dtype == .f32 else { throw SwiftPSError(.invalidArgument, "pull dtype \(dtype) is not served, ask for f32") }
     }
 
     private func requireNoTensors(_ request: IncomingRequest) throws(SwiftPSError) {
@@ -124,30 +119,32 @@ public final class ParameterServerHandler: RPCHandler {
         }
     }
 
+    /// The keys' current values in `dtype`, each copied (and converted) into a snapshot buffer that the send owns.
     private func values(_ keys: [UInt64], dtype: DType) throws(SwiftPSError) -> [OutgoingTensor] {
         let store = try shard()
-        try requireServed(dtype)
         for key in keys where store.count(of: key) == nil {
             throw SwiftPSError(.notFound, "unknown key \(keyName(key))")
         }
         counters.add(.pulls, 1)
         return keys.map { key in
             store.withWeights(of: key) { weights, version in
-                let snapshot = reusableSnapshot(key: key, count: weights.count)
-                snapshot.pointer.update(from: weights.baseAddress!, count: weights.count)
-                return OutgoingTensor(key: key, count: weights.count, version: version, payload: Payload(snapshot))
+                let bytes = weights.count * dtype.byteWidth
+                let snapshot = reusableSnapshot(key: key, floats: (bytes + 3) / 4)
+                HalfPrecision.encode(weights.baseAddress!, to: snapshot.pointer, count: weights.count, as: dtype)
+                let payload = Payload(owner: snapshot, bytes: UnsafeRawBufferPointer(start: snapshot.pointer, count: bytes))
+                return OutgoingTensor(key: key, dtype: dtype, count: weights.count, version: version, payload: payload)
             }!
         }
     }
 
     /// A snapshot buffer of the key that no send holds any more, or a new one added to the key's pool.
-    private func reusableSnapshot(key: UInt64, count: Int) -> FloatBuffer {
+    private func reusableSnapshot(key: UInt64, floats: Int) -> FloatBuffer {
         var pool = snapshots.removeValue(forKey: key) ?? []
         defer { snapshots[key] = pool }
-        for index in pool.indices where isKnownUniquelyReferenced(&pool[index]) && pool[index].count == count {
+        for index in pool.indices where isKnownUniquelyReferenced(&pool[index]) && pool[index].count == floats {
             return pool[index]
         }
-        let buffer = FloatBuffer(count: count)
+        let buffer = FloatBuffer(count: floats)
         pool.append(buffer)
         return buffer
     }

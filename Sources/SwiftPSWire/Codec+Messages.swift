@@ -47,6 +47,7 @@ extension JobConfig {
         j.test_samples = UInt32(testSamples)
         j.heartbeat_timeout_ms = UInt32(heartbeatTimeoutMs)
         j.allow_nonfinite = allowNonFinite ? 1 : 0
+        j.wire_dtype = cEnum(wireDType.rawValue)
         return arena.new(j)
     }
 
@@ -70,6 +71,7 @@ extension JobConfig {
         testSamples = Int(j.test_samples)
         heartbeatTimeoutMs = Int(j.heartbeat_timeout_ms)
         allowNonFinite = j.allow_nonfinite != 0
+        wireDType = try decodeDType(j.wire_dtype.rawValue)
     }
 }
 

@@ -4,33 +4,52 @@ import SwiftPSServer
 import SwiftPSModel
 
 /// Moves a model's gradients to the servers and their values back, one request per server, all servers at once.
+///
+/// With a 16-bit wire dtype the gradients are converted into staging buffers (allocated once) before each push,
+/// and pulled values are converted back into the model's fp32 parameters.
 final class ParameterExchange {
     let model: MLP
-    /// Per server: its client, its keys, and the gradient tensors (views into the model's gradient buffers, built once).
+    let dtype: DType
+    /// Per server: its client, its keys, and the gradient tensors (views of the model's gradients or of staging
+    /// buffers, built once).
     let plan: [(client: ParameterServerClient, keys: [UInt64], gradients: [OutgoingTensor])]
+    /// 16-bit wire only: each chunk and the buffer its gradient is converted into.
+    private let staging: [(chunk: Chunk, buffer: FloatBuffer)]
     private let chunkByKey: [UInt64: Chunk]
 
-    init(model: MLP, chunks: [Chunk], clients: [UInt32: ParameterServerClient]) {
+    init(model: MLP, chunks: [Chunk], clients: [UInt32: ParameterServerClient], dtype: DType = .f32) {
         self.model = model
+        self.dtype = dtype
+        let staging = dtype == .f32 ? [] : chunks.map { ($0, FloatBuffer(count: ($0.count * dtype.byteWidth + 3) / 4)) }
+        let stagingByKey = Dictionary(uniqueKeysWithValues: staging.map { ($0.0.key, $0.1) })
         plan = clients.keys.sorted().map { id in
             let mine = chunks.filter { $0.server == id }
             let gradients = mine.map { chunk in
-                OutgoingTensor(key: chunk.key, count: chunk.count,
-                               payload: Payload(model.gradients[chunk.param], offset: chunk.offset, count: chunk.count))
+                let payload = stagingByKey[chunk.key].map {
+                    Payload(owner: $0, bytes: UnsafeRawBufferPointer(start: $0.pointer, count: chunk.count * dtype.byteWidth))
+                } ?? Payload(model.gradients[chunk.param], offset: chunk.offset, count: chunk.count)
+                return OutgoingTensor(key: chunk.key, dtype: dtype, count: chunk.count, payload: payload)
             }
             return (clients[id]!, mine.map(\.key), gradients)
         }
+        self.staging = staging
         chunkByKey = Dictionary(uniqueKeysWithValues: chunks.map { ($0.key, $0) })
     }
 
     /// Replaces every parameter with the servers' current values.
     func pullAll() async throws {
-        try await exchange { server in try await server.client.pull(server.keys) }
+        let dtype = dtype
+        try await exchange { server in try await server.client.pull(server.keys, dtype: dtype) }
     }
 
     /// Pushes the model's gradients and takes the updated values in the same round trip.
     func pushPullAll() async throws {
-        try await exchange { server in try await server.client.pushPull(server.gradients) }
+        for (chunk, buffer) in staging {
+            HalfPrecision.encode(model.gradients[chunk.param].pointer + chunk.offset, to: buffer.pointer,
+                                 count: chunk.count, as: dtype)
+        }
+        let dtype = dtype
+        try await exchange { server in try await server.client.pushPull(server.gradients, dtype: dtype) }
     }
 
     private func exchange(
@@ -47,10 +66,10 @@ final class ParameterExchange {
 
     private func store(_ tensor: ReceivedTensor) throws {
         guard let chunk = chunkByKey[tensor.header.key], Int(tensor.header.count) == chunk.count,
-              tensor.header.dtype == .f32 else {
-            throw SwiftPSError(.internal, "server sent key \(keyName(tensor.header.key)) with \(tensor.header.count) elements")
+              tensor.header.dtype == dtype else {
+            throw SwiftPSError(.internal, "server sent key \(keyName(tensor.header.key)) with \(tensor.header.count) elements of dtype \(tensor.header.dtypeRaw)")
         }
         let target = model.parameters[chunk.param].pointer + chunk.offset
-        tensor.frame.withBytes { UnsafeMutableRawPointer(target).copyMemory(from: $0.baseAddress!, byteCount: chunk.count * 4) }
+        tensor.frame.withBytes { HalfPrecision.decode($0.baseAddress!, as: dtype, to: target, count: chunk.count) }
     }
 }

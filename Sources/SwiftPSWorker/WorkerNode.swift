@@ -72,7 +72,7 @@ public enum WorkerNode {
                                              train: job.trainSamples, test: job.testSamples)
         let shard = train.shard(rank: rank, of: job.workers)
         let model = MLP(layerSizes: job.layerSizes, maxBatch: job.batchSize)
-        let exchange = ParameterExchange(model: model, chunks: map.chunks, clients: servers)
+        let exchange = ParameterExchange(model: model, chunks: map.chunks, clients: servers, dtype: job.wireDType)
         let sampler = BatchSampler(data: shard, batchSize: job.batchSize, seed: job.seed ^ UInt64(rank + 1) << 40)
         let steps = sampler.batchesPerEpoch * job.epochs
         log.info("rank \(rank): \(shard.count) samples, \(steps) steps of \(job.batchSize) over \(map.servers.count) servers")

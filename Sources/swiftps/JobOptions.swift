@@ -45,6 +45,9 @@ struct JobOptions: ParsableArguments {
     @Option(help: "Milliseconds without a heartbeat before a node is dropped. (env: SWIFTPS_HEARTBEAT_TIMEOUT_MS)")
     var heartbeatTimeoutMs: Int = env("SWIFTPS_HEARTBEAT_TIMEOUT_MS", 5_000)
 
+    @Option(help: "Payload dtype on the wire: f32, bf16 or f16; servers keep fp32 masters. (env: SWIFTPS_WIRE_DTYPE)")
+    var wireDtype: String = env("SWIFTPS_WIRE_DTYPE", "f32")
+
     @Flag(help: "Apply NaN/Inf gradients instead of refusing them. (env: SWIFTPS_ALLOW_NONFINITE=1)")
     var allowNonfinite: Bool = env("SWIFTPS_ALLOW_NONFINITE", 0) != 0
 
@@ -85,6 +88,10 @@ struct JobOptions: ParsableArguments {
         job.chunkElements = chunkElements
         job.heartbeatTimeoutMs = heartbeatTimeoutMs
         job.allowNonFinite = allowNonfinite
+        guard let dtype = DType.allCases.first(where: { $0.description == wireDtype.lowercased() }) else {
+            throw ValidationError("--wire-dtype must be f32, bf16 or f16 (got '\(wireDtype)')")
+        }
+        job.wireDType = dtype
         return job
     }
 
@@ -94,7 +101,8 @@ struct JobOptions: ParsableArguments {
          "--lr", "\(learningRate)", "--momentum", "\(momentum)", "--weight-decay", "\(weightDecay)",
          "--batch-size", "\(batchSize)", "--epochs", "\(epochs)", "--train-samples", "\(trainSamples)",
          "--test-samples", "\(testSamples)", "--seed", "\(seed)", "--chunk-elements", "\(chunkElements)",
-         "--heartbeat-timeout-ms", "\(heartbeatTimeoutMs)"] + (allowNonfinite ? ["--allow-nonfinite"] : [])
+         "--heartbeat-timeout-ms", "\(heartbeatTimeoutMs)", "--wire-dtype", wireDtype]
+            + (allowNonfinite ? ["--allow-nonfinite"] : [])
     }
 }
 

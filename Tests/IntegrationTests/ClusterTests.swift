@@ -93,3 +93,27 @@ extension Integration {
         }
     }
 }
+
+extension Integration {
+    /// Mixed precision on the wire: bf16 and f16 runs learn as well as fp32 (within one point), same seed and job.
+    @Suite struct MixedPrecision {
+        static let job = ["local", "--servers", "2", "--workers", "1", "--train-samples", "100000", "--epochs", "1",
+                          "--skip-standalone", "--min-accuracy", "0.5"]
+
+        func accuracy(_ dtype: String) async throws -> Double {
+            let summary = FileManager.default.temporaryDirectory.appendingPathComponent("summary-\(UUID()).json")
+            defer { try? FileManager.default.removeItem(at: summary) }
+            let local = try RunningProcess("local-\(dtype)", Self.job + ["--wire-dtype", dtype, "--summary-json", summary.path])
+            defer { local.stop() }
+            #expect(try await local.exitStatus(timeout: .seconds(300)) == 0, "\(local.stderr)")
+            return try #require(try resultFields(String(decoding: Data(contentsOf: summary), as: UTF8.self))["accuracy"])
+        }
+
+        @Test func sixteenBitWireLearnsAsWellAsFP32() async throws {
+            let f32 = try await accuracy("f32"), bf16 = try await accuracy("bf16"), f16 = try await accuracy("f16")
+            #expect(f32 > 0.9)
+            #expect(abs(bf16 - f32) <= 0.01, "bf16 \(bf16) vs f32 \(f32)")
+            #expect(abs(f16 - f32) <= 0.01, "f16 \(f16) vs f32 \(f32)")
+        }
+    }
+}

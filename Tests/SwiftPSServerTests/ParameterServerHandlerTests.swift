@@ -34,11 +34,28 @@ import SwiftPSServer
         #expect(floats(reply.tensors[1]) == TestShard.initial(TestShard.w0))
     }
 
+    /// Mixed precision: the fp32 master is sent as bf16 (or f16), rounded to nearest even.
+    @Test(arguments: [DType.bf16, .f16]) func pullServesSixteenBitValues(dtype: DType) throws {
+        let handler = ParameterServerHandler(nodeID: 7, store: TestShard.store())
+        let reply = try Self.only(handler.handle(Self.request(.pull, PullRequest(keys: [TestShard.w0], dtype: dtype))))
+        let tensor = try #require(reply.tensors.first)
+        #expect(tensor.dtype == dtype && tensor.count == 1500 && tensor.payload.bytes.count == 3000)
+        var decoded = [Float](repeating: 0, count: 1500)
+        decoded.withUnsafeMutableBufferPointer {
+            HalfPrecision.decode(tensor.payload.bytes.baseAddress!, as: dtype, to: $0.baseAddress!, count: 1500)
+        }
+        let expected = TestShard.initial(TestShard.w0).map {
+            dtype == .bf16 ? HalfPrecision.float(bf16: HalfPrecision.bf16($0)) : HalfPrecision.float(f16: HalfPrecision.f16($0))
+        }
+        #expect(decoded == expected)
+        #expect(decoded != TestShard.initial(TestShard.w0), "nothing was rounded: the test would not see a wrong dtype")
+    }
+
     @Test func refusals() throws {
         let handler = ParameterServerHandler(nodeID: 7, store: TestShard.store())
         let cases: [(IncomingRequest, StatusCode)] = [
             (Self.request(.pull, PullRequest(keys: [TestShard.b, Chunk.key(param: 5, chunk: 0)])), .notFound),
-            (Self.request(.pull, PullRequest(keys: [TestShard.b], dtype: .bf16)), .invalidArgument),
+            (Self.request(Method.pull.rawValue, [0x10, 77]), .invalidArgument),  // PullRequest.dtype = 77
             (Self.request(Method.pull.rawValue, [0xFF, 0xFF, 0xFF]), .invalidArgument),
             (Self.request(Method.stats.rawValue, [0xFF, 0xFF, 0xFF]), .invalidArgument),
             (Self.request(.push), .invalidArgument),  // a push with no tensor

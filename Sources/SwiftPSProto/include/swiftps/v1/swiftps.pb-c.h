@@ -217,10 +217,14 @@ struct  Swiftps__V1__JobConfig
   uint32_t test_samples;
   uint32_t heartbeat_timeout_ms;
   protobuf_c_boolean allow_nonfinite;
+  /*
+   * payload dtype of pushes and pulls; servers keep fp32 masters
+   */
+  Swiftps__V1__DType wire_dtype;
 };
 #define SWIFTPS__V1__JOB_CONFIG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__job_config__descriptor) \
-    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED }
 
 
 struct  Swiftps__V1__NodeInfo
