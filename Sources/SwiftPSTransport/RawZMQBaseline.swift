@@ -11,6 +11,7 @@ public enum RawZMQBaseline {
     /// - Returns: completed round trips and the seconds they took, keeping `window` requests in flight.
     public static func measure(requestBytes: Int, replyBytes: Int, frames: Int = 1, window: Int,
                                duration: Duration) throws(SwiftPSError) -> (count: Int, seconds: Double) {
+        _ = AllocatorTuning.applied
         let context = ZMQContext()
         let router = try ZMQSocket(context, type: ZMQ_ROUTER)
         try router.set(ZMQ_SNDHWM, Int32(100_000))
