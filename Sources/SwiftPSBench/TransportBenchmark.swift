@@ -23,7 +23,8 @@ public enum TransportBenchmark {
     /// libzmq then receives into buffers malloc reuses instead of fresh pages for every huge frame.
     static let chunkBytes = 4 << 20
 
-    public static func run(secondsPerRound: Double, json: Bool) async throws {
+    /// - Parameter only: run only the figures whose names contain this text (nil: all).
+    public static func run(secondsPerRound: Double, json: Bool, only: String? = nil) async throws {
         let context = ZMQContext()
         let params = sizes.map { ParamSpec(name: $0.label, count: $0.bytes / 4, fanIn: 0) }
         let chunks = Placement.chunks(params: params, chunkElements: chunkBytes / 4, servers: [0])
@@ -38,7 +39,7 @@ public enum TransportBenchmark {
         }
 
         var pushGoodput: [String: Double] = [:], pullGoodput: [String: Double] = [:]
-        for (index, size) in sizes.enumerated() {
+        for (index, size) in sizes.enumerated() where only.map({ "goodput_\(size.label)".contains($0) }) ?? true {
             let mine = chunks.filter { $0.param == index }
             let gradient = FloatBuffer(count: size.bytes / 4, repeating: 1e-3)
             let tensors = mine.map { OutgoingTensor(key: $0.key, count: $0.count, payload: Payload(gradient, offset: $0.offset, count: $0.count)) }
@@ -57,13 +58,22 @@ public enum TransportBenchmark {
             pullGoodput[size.label] = pull * Double(size.bytes)
             report.figure("pull_goodput_\(size.label)", pull * Double(size.bytes) / 1e9, "GB/s", rawPull * Double(size.bytes) / 1e9)
         }
+        guard only.map({ "push_rate_4KiB".contains($0) }) ?? true else { return await stop(client, server) }
         let small = FloatBuffer(count: 1024, repeating: 1e-3)
         let smallTensor = OutgoingTensor(key: chunks[0].key, count: 1024, payload: Payload(small))
         let pushRate = try await median { try await rate(window: rateWindow, duration: round) { _ = try await client.push([smallTensor]) } }
         let rawRate = try await median { try await raw(request: 4 << 10, reply: 16, window: rateWindow, duration: round) }
         report.figure("push_rate_4KiB", pushRate, "requests/s", rawRate)
-        report.figure("push_goodput_64MiB_over_4MiB", pushGoodput["64MiB"]! / pushGoodput["4MiB"]!, "ratio", 1)
-        report.figure("pull_goodput_64MiB_over_4MiB", pullGoodput["64MiB"]! / pullGoodput["4MiB"]!, "ratio", 1)
+        if let big = pushGoodput["64MiB"], let small = pushGoodput["4MiB"] {
+            report.figure("push_goodput_64MiB_over_4MiB", big / small, "ratio", 1)
+        }
+        if let big = pullGoodput["64MiB"], let small = pullGoodput["4MiB"] {
+            report.figure("pull_goodput_64MiB_over_4MiB", big / small, "ratio", 1)
+        }
+        await stop(client, server)
+    }
+
+    private static func stop(_ client: ParameterServerClient, _ server: RPCServer) async {
         await client.close()
         await server.stop()
     }

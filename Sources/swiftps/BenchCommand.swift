@@ -19,11 +19,14 @@ struct TransportBench: AsyncParsableCommand {
     @Option(help: "Seconds per measuring round; each figure is the median of 5 rounds.")
     var seconds: Double = 0.3
 
+    @Option(help: "Only the figures whose names contain this text, e.g. rate, 64MiB, pull_goodput.")
+    var only: String?
+
     func validate() throws {
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
     }
 
     func run() async throws {
-        try await TransportBenchmark.run(secondsPerRound: seconds, json: json)
+        try await TransportBenchmark.run(secondsPerRound: seconds, json: json, only: only)
     }
 }
