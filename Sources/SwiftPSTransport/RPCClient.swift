@@ -13,7 +13,7 @@ public final class RPCClient: Sendable {
     private let shared: Mutex<Shared>
     private let wake = WakeSignal()
     private let nextID = Atomic<UInt64>(1)
-    private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    private let exit = ThreadExit()
 
     struct Shared {
         var queue: [Outgoing] = []
@@ -80,14 +80,7 @@ public final class RPCClient: Sendable {
             return state.closed
         }
         if !alreadyClosed { wake.signal() }
-        await withCheckedContinuation { continuation in
-            let done = finished.withLock { waiters -> Bool in
-                guard waiters != nil else { return true }
-                waiters!.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await exit.wait()
     }
 
     // MARK: - The socket thread
@@ -130,11 +123,7 @@ public final class RPCClient: Sendable {
             }
             expire(&pending, now: ContinuousClock.now)
         }
-        let waiters = finished.withLock { waiters in
-            defer { waiters = nil }
-            return waiters ?? []
-        }
-        for waiter in waiters { waiter.resume() }
+        exit.finished()
     }
 
     private func send(_ request: Outgoing, on socket: ZMQSocket) -> Bool {

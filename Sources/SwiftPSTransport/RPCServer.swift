@@ -97,7 +97,7 @@ public final class RPCServer: Sendable {
     public let endpoint: String
     private let wake = WakeSignal()
     private let stopping = Atomic<Bool>(false)
-    private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    private let exit = ThreadExit()
 
     /// Binds `bind` (e.g. `tcp://*:0`) and starts serving with `handler`, which belongs to the server thread from now on.
     public init(context: ZMQContext, bind: String, limits: RequestLimits = RequestLimits(),
@@ -119,14 +119,7 @@ public final class RPCServer: Sendable {
     public func stop() async {
         stopping.store(true, ordering: .releasing)
         wake.signal()
-        await withCheckedContinuation { continuation in
-            let done = finished.withLock { waiters -> Bool in
-                guard waiters != nil else { return true }
-                waiters!.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await exit.wait()
     }
 
     // MARK: - The socket thread
@@ -149,11 +142,7 @@ public final class RPCServer: Sendable {
                 nextTick = now + Self.tickInterval
             }
         }
-        let waiters = finished.withLock { waiters in
-            defer { waiters = nil }
-            return waiters ?? []
-        }
-        for waiter in waiters { waiter.resume() }
+        exit.finished()
     }
 
     private func dispatch(_ frames: [Frame], _ handler: any RPCHandler, _ limits: RequestLimits) -> [OutgoingReply] {

@@ -40,7 +40,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Host that other nodes use to reach this server; default: the bound address, or for a wildcard bind the local address that routes to the coordinator. (env: SWIFTPS_ADVERTISE)")
     var advertise: String = env("SWIFTPS_ADVERTISE") ?? ""
 
-    @Option(help: "Largest request accepted, in MiB; larger ones are refused. (env: SWIFTPS_MAX_MESSAGE_MIB)")
+    @Option(help: "Largest request, in MiB: a message whose frames add up to more is answered RESOURCE_EXHAUSTED; a single frame above it makes libzmq drop that peer. (env: SWIFTPS_MAX_MESSAGE_MIB)")
     var maxMessageMib: Int = env("SWIFTPS_MAX_MESSAGE_MIB", 1024)
 
     @Option(help: "Most tensors in one request. (env: SWIFTPS_MAX_TENSORS)")
