@@ -29,17 +29,20 @@ let package = Package(
         .target(name: "SwiftPSWorker",
                 dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSCoordinator", "SwiftPSServer", "SwiftPSModel"], swiftSettings: strict),
         .target(name: "SwiftPSBench",
-                dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer"], swiftSettings: strict),
+                dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer", "SwiftPSModel"], swiftSettings: strict),
+        .target(name: "SwiftPSPlot", swiftSettings: strict),
         .executableTarget(
             name: "swiftps",
             dependencies: [
                 "SwiftPSCore", "SwiftPSTransport", "SwiftPSServer", "SwiftPSCoordinator", "SwiftPSWorker", "SwiftPSBench",
+                "SwiftPSPlot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
 
         .testTarget(name: "SwiftPSCoreTests", dependencies: ["SwiftPSCore"], swiftSettings: strict),
         .testTarget(name: "SwiftPSWireTests", dependencies: ["SwiftPSCore", "SwiftPSWire"], swiftSettings: strict),
+        .testTarget(name: "SwiftPSPlotTests", dependencies: ["SwiftPSPlot"], swiftSettings: strict),
         .testTarget(name: "SwiftPSModelTests", dependencies: ["SwiftPSCore", "SwiftPSModel"], swiftSettings: strict),
         .testTarget(name: "SwiftPSServerTests",
                     dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer", "SwiftPSCoordinator"],
