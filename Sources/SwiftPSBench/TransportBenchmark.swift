@@ -17,7 +17,7 @@ public enum TransportBenchmark {
     /// Requests kept in flight for goodput figures, and for the small-request rate.
     static let goodputWindow = 4
     static let rateWindow = 32
-    static let rounds = 5
+    static let rounds = Measure.rounds
 
     /// Tensors are cut into chunks of at most this many bytes, as the job's placement does (BytePS uses 4 MB):
     /// libzmq then receives into buffers malloc reuses instead of fresh pages for every huge frame.
@@ -104,28 +104,5 @@ public enum TransportBenchmark {
                                        duration: duration)
         }
         return Double(count) / seconds
-    }
-
-    static func median(_ measure: () async throws -> Double) async throws -> Double {
-        var values: [Double] = []
-        for _ in 0..<rounds { values.append(try await measure()) }
-        return values.sorted()[rounds / 2]
-    }
-}
-
-/// Prints figures as a table or as JSON lines.
-final class Report {
-    let json: Bool
-    init(json: Bool) { self.json = json }
-
-    func figure(_ name: String, _ value: Double, _ unit: String, _ baseline: Double) {
-        let ratio = baseline > 0 ? value / baseline : 0
-        if json {
-            emit(#"{"name":"\#(name)","value":\#(value),"unit":"\#(unit)","baseline":\#(baseline),"ratio":\#(ratio)}"#)
-        } else {
-            let padded = name.padding(toLength: 30, withPad: " ", startingAt: 0) + " "
-            let figure = String(format: "%12.3f ", value) + unit.padding(toLength: 11, withPad: " ", startingAt: 0)
-            emit(padded + figure + String(format: "  baseline %12.3f   ratio %.2f", baseline, ratio))
-        }
     }
 }

@@ -5,7 +5,20 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures next to a baseline measured in the same run.",
-        subcommands: [TransportBench.self])
+        subcommands: [TransportBench.self, ApplyBench.self, ConvertBench.self, StepBench.self])
+}
+
+/// The options every benchmark takes.
+struct BenchOptions: ParsableArguments {
+    @Flag(help: "One JSON object per figure: {name, value, unit, baseline, ratio}.")
+    var json = false
+
+    @Option(help: "Seconds per measuring round; each figure is the median of 5 rounds.")
+    var seconds: Double = 0.3
+
+    func validate() throws {
+        guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+    }
 }
 
 struct TransportBench: AsyncParsableCommand {
@@ -13,20 +26,48 @@ struct TransportBench: AsyncParsableCommand {
         commandName: "transport",
         abstract: "Push (with SGD applied) and pull goodput against one server on loopback, vs raw ZeroMQ request/ack.")
 
-    @Flag(help: "One JSON object per figure: {name, value, unit, baseline, ratio}.")
-    var json = false
-
-    @Option(help: "Seconds per measuring round; each figure is the median of 5 rounds.")
-    var seconds: Double = 0.3
+    @OptionGroup var options: BenchOptions
 
     @Option(help: "Only the figures whose names contain this text, e.g. rate, 64MiB, pull_goodput.")
     var only: String?
 
-    func validate() throws {
-        guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
-    }
-
     func run() async throws {
-        try await TransportBenchmark.run(secondsPerRound: seconds, json: json, only: only)
+        try await TransportBenchmark.run(secondsPerRound: options.seconds, json: options.json, only: only)
+    }
+}
+
+struct ApplyBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Server optimizer apply (validate + SGD, momentum, Adam) in bytes touched per second, vs memcpy.")
+
+    @OptionGroup var options: BenchOptions
+
+    func run() throws {
+        try ApplyBenchmark.run(secondsPerRound: options.seconds, json: options.json)
+    }
+}
+
+struct ConvertBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "fp32 ⇄ bf16 and fp32 ⇄ f16 conversion in fp32 bytes per second, vs memcpy of the same bytes.")
+
+    @OptionGroup var options: BenchOptions
+
+    func run() {
+        ConvertBenchmark.run(secondsPerRound: options.seconds, json: options.json)
+    }
+}
+
+struct StepBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract: "One worker's MLP step (forward + backward, single-threaded BLAS) vs its sgemm calls alone.")
+
+    @OptionGroup var options: BenchOptions
+
+    func run() {
+        StepBenchmark.run(secondsPerRound: options.seconds, json: options.json)
     }
 }

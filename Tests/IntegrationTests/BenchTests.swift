@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+
+extension Integration {
+    /// Every benchmark runs briefly and prints only well-formed figures. Figures are not held to their targets here:
+    /// a shared machine is too noisy for that.
+    @Suite struct Bench {
+        @Test(arguments: [["apply"], ["convert"], ["step"], ["transport", "--only", "4KiB"]])
+        func printsWellFormedFigures(_ arguments: [String]) async throws {
+            let bench = try RunningProcess("bench", ["bench"] + arguments + ["--json", "--seconds", "0.05"])
+            defer { bench.stop() }
+            let status = try await bench.exitStatus(timeout: .seconds(300))
+            #expect(status == 0, "bench \(arguments) exited \(status):\n\(bench.stderr)")
+            let lines = bench.stdout.split(separator: "\n")
+            #expect(!lines.isEmpty, "bench \(arguments) printed no figures")
+            for line in lines {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                let figure = try #require(object, "not a JSON object: \(line)")
+                #expect(Set(figure.keys) == ["name", "value", "unit", "baseline", "ratio"], "\(line)")
+                #expect(!(figure["name"] as? String ?? "").isEmpty, "\(line)")
+                #expect(!(figure["unit"] as? String ?? "").isEmpty, "\(line)")
+                for key in ["value", "baseline"] {
+                    let number = try #require((figure[key] as? NSNumber)?.doubleValue, "\(key) in \(line)")
+                    #expect(number.isFinite && number > 0, "\(key) in \(line)")
+                }
+                #expect((figure["ratio"] as? NSNumber)?.doubleValue.isFinite == true, "\(line)")
+            }
+        }
+    }
+}
