@@ -9,6 +9,10 @@ public struct JobConfig: Sendable, Equatable {
     public var servers = 1
     public var workers = 1
     public var batchSize = 64
+    /// Gradient accumulation: mini-batches (of `batchSize` each) a worker computes before it pushes once. The push
+    /// carries the *mean* of their gradients, so the learning rate keeps its meaning: an effective batch of
+    /// `accumulate × batchSize` at an unchanged lr (PyTorch users get the same by dividing the loss by N). At least 1.
+    public var accumulate = 1
     public var epochs = 2
     public var trainSamples = 400_000
     public var testSamples = 8_000

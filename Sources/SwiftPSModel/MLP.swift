@@ -18,7 +18,7 @@ public final class MLP {
     public let specs: [ParamSpec]
     /// One buffer per spec, same order.
     public let parameters: [FloatBuffer]
-    /// One buffer per spec, same order; overwritten by every `lossAndGradients`.
+    /// One buffer per spec, same order; overwritten by every `lossAndGradients` (but for accumulated parts).
     public let gradients: [FloatBuffer]
     /// The largest batch one call may pass.
     public let maxBatch: Int
@@ -58,10 +58,22 @@ public final class MLP {
     ///   - features: `batch × inputs` floats, row-major.
     ///   - labels: `batch` labels in `0..<classes`.
     public func lossAndGradients(features: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int) -> Float {
+        lossAndGradients(features: features, labels: labels, batch: batch, part: 0, of: 1)
+    }
+
+    /// Gradient accumulation: mini-batch `part` of `parts` adds `1/parts` of its d(mean loss)/d(param) into
+    /// `gradients` (part 0 overwrites them), so that after the last part `gradients` holds the *mean* of the parts'
+    /// gradients — for equal batches, the gradient of the mean loss over all their samples, as one batch of
+    /// `parts × batch` would give. The scale rides on the last layer's deltas and the sums on sgemm's beta: no
+    /// extra pass and no extra buffer. Returns this part's mean loss.
+    public func lossAndGradients(features: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
+                                 part: Int, of parts: Int) -> Float {
         precondition(batch > 0 && batch <= maxBatch, "batch \(batch) is not in 1...\(maxBatch)")
+        precondition(parts > 0 && (0..<parts).contains(part), "part \(part) is not in 0..<\(parts)")
         forward(features, batch: batch)
-        let (lossSum, _) = softmaxCrossEntropy(labels: labels, batch: batch, deltas: deltas[layerCount - 1].pointer)
-        backward(features, batch: batch)
+        let (lossSum, _) = softmaxCrossEntropy(labels: labels, batch: batch, deltas: deltas[layerCount - 1].pointer,
+                                               scale: 1 / Float(batch * parts))
+        backward(features, batch: batch, accumulate: part > 0)
         return Float(lossSum / Double(batch))
     }
 
@@ -78,7 +90,8 @@ public final class MLP {
                 while start < data.count {
                     let batch = min(maxBatch, data.count - start)
                     forward(features.baseAddress! + start * inputs, batch: batch)
-                    let (loss, hits) = softmaxCrossEntropy(labels: labels.baseAddress! + start, batch: batch, deltas: nil)
+                    let (loss, hits) = softmaxCrossEntropy(labels: labels.baseAddress! + start, batch: batch,
+                                                           deltas: nil, scale: 0)
                     lossSum += loss
                     correct += hits
                     start += batch
@@ -121,11 +134,11 @@ public final class MLP {
 
     /// Turns the last layer's logits into probabilities (subtracting each row's max first) and returns the summed
     /// loss `Σ -log p[label]` and the number of rows whose first largest logit is the label. When `deltas` is given,
-    /// writes `(p - onehot(label)) / batch` there: the gradient of the mean loss with respect to the logits.
-    private func softmaxCrossEntropy(labels: UnsafePointer<Int32>, batch: Int,
-                                     deltas: UnsafeMutablePointer<Float>?) -> (loss: Double, correct: Int) {
+    /// writes `(p - onehot(label)) × scale` there: with `scale = 1/batch`, the gradient of the mean loss with respect
+    /// to the logits.
+    private func softmaxCrossEntropy(labels: UnsafePointer<Int32>, batch: Int, deltas: UnsafeMutablePointer<Float>?,
+                                     scale: Float) -> (loss: Double, correct: Int) {
         let width = classes, logits = outputs[layerCount - 1].pointer
-        let scale = 1 / Float(batch)
         var lossSum = 0.0, correct = 0
         for row in 0..<batch {
             let label = Int(labels[row])
@@ -158,15 +171,15 @@ public final class MLP {
     }
 
     /// From the last layer's deltas down: `dW = Aᵀ·dZ`, `db = Σ_rows dZ`, and `dA = dZ·Wᵀ` masked by ReLU'
-    /// (outputs > 0) to give the layer below its deltas.
-    private func backward(_ features: UnsafePointer<Float>, batch: Int) {
+    /// (outputs > 0) to give the layer below its deltas. With `accumulate`, dW and db are added to `gradients`.
+    private func backward(_ features: UnsafePointer<Float>, batch: Int, accumulate: Bool) {
         for layer in stride(from: layerCount - 1, through: 0, by: -1) {
             let fanIn = layerSizes[layer], fanOut = layerSizes[layer + 1]
             let dz = deltas[layer].pointer
             gemm(transposeA: true, m: fanIn, n: fanOut, k: batch, a: layerInput(layer, features: features), lda: fanIn,
-                 b: dz, ldb: fanOut, beta: 0, c: gradients[2 * layer].pointer, ldc: fanOut)
+                 b: dz, ldb: fanOut, beta: accumulate ? 1 : 0, c: gradients[2 * layer].pointer, ldc: fanOut)
             let db = gradients[2 * layer + 1].pointer
-            db.update(repeating: 0, count: fanOut)
+            if !accumulate { db.update(repeating: 0, count: fanOut) }
             for row in 0..<batch {
                 let d = dz + row * fanOut
                 for j in 0..<fanOut { db[j] += d[j] }

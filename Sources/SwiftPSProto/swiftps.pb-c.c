@@ -1582,7 +1582,7 @@ const ProtobufCMessageDescriptor swiftps__v1__optimizer_config__descriptor =
   (ProtobufCMessageInit) swiftps__v1__optimizer_config__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[13] =
+static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[14] =
 {
   {
     "seed",
@@ -1740,8 +1740,21 @@ static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "accumulate",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__JobConfig, accumulate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
+  13,   /* field[13] = accumulate */
   11,   /* field[11] = allow_nonfinite */
   6,   /* field[6] = batch_size */
   3,   /* field[3] = chunk_elements */
@@ -1759,7 +1772,7 @@ static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
 static const ProtobufCIntRange swiftps__v1__job_config__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
 {
@@ -1769,7 +1782,7 @@ const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
   "Swiftps__V1__JobConfig",
   "swiftps.v1",
   sizeof(Swiftps__V1__JobConfig),
-  13,
+  14,
   swiftps__v1__job_config__field_descriptors,
   swiftps__v1__job_config__field_indices_by_name,
   1,  swiftps__v1__job_config__number_ranges,

@@ -48,6 +48,7 @@ extension JobConfig {
         j.heartbeat_timeout_ms = UInt32(heartbeatTimeoutMs)
         j.allow_nonfinite = allowNonFinite ? 1 : 0
         j.wire_dtype = cEnum(wireDType.rawValue)
+        j.accumulate = UInt32(accumulate)
         return arena.new(j)
     }
 
@@ -72,6 +73,7 @@ extension JobConfig {
         heartbeatTimeoutMs = Int(j.heartbeat_timeout_ms)
         allowNonFinite = j.allow_nonfinite != 0
         wireDType = try decodeDType(j.wire_dtype.rawValue)
+        accumulate = max(1, Int(j.accumulate))  // 0: a sender that predates the field
     }
 }
 

@@ -13,15 +13,22 @@ public enum StandaloneTrainer {
         let store = ParameterStore(chunks: chunks, params: model.specs, seed: job.seed, optimizer: job.optimizer,
                                    allowNonFinite: true)
         let sampler = BatchSampler(data: train, batchSize: job.batchSize, seed: job.seed)
-        // The distributed run drops a partial batch per worker; match its sample count.
-        let stepsPerEpoch = (0..<job.workers).reduce(0) { $0 + train.shard(rank: $1, of: job.workers).count / job.batchSize }
+        // The distributed run drops a partial batch (and a partial group of `accumulate` batches) per worker; match
+        // its push count. A step is one push of the mean gradient of `accumulate` mini-batches, as on a worker.
+        let parts = job.accumulate
+        let stepsPerEpoch = (0..<job.workers).reduce(0) {
+            $0 + train.shard(rank: $1, of: job.workers).count / job.batchSize / parts
+        }
         let start = ContinuousClock.now
         var step = 0
         for epoch in 0..<job.epochs {
             sampler.startEpoch(epoch)
-            for batch in 0..<min(stepsPerEpoch, sampler.batchesPerEpoch) {
-                sampler.load(batch: batch)
-                _ = model.lossAndGradients(features: sampler.features.pointer, labels: sampler.labels, batch: job.batchSize)
+            for push in 0..<min(stepsPerEpoch, sampler.batchesPerEpoch / parts) {
+                for part in 0..<parts {
+                    sampler.load(batch: push * parts + part)
+                    _ = model.lossAndGradients(features: sampler.features.pointer, labels: sampler.labels,
+                                               batch: job.batchSize, part: part, of: parts)
+                }
                 let views = chunks.map { chunk in
                     TensorView(key: chunk.key, dtype: .f32, count: chunk.count,
                                bytes: UnsafeRawBufferPointer(start: model.gradients[chunk.param].pointer + chunk.offset,
@@ -40,6 +47,6 @@ public enum StandaloneTrainer {
         let seconds = (ContinuousClock.now - start).seconds
         let (loss, accuracy) = model.evaluate(test)
         log.info("standalone: accuracy \(accuracy) after \(step) steps in \(seconds) s")
-        return TrainingResult(accuracy: accuracy, loss: loss, samples: step * job.batchSize, seconds: seconds)
+        return TrainingResult(accuracy: accuracy, loss: loss, samples: step * parts * job.batchSize, seconds: seconds)
     }
 }

@@ -11,11 +11,21 @@ public struct WorkerOptions: Sendable {
     public var connectTimeout: Duration
     /// Print a progress line every this many steps.
     public var progressEvery: Int
+    /// Where to write the metrics file (JSON lines, see `MetricsLog`); nil: none.
+    public var metricsFile: String?
+    /// With a metrics file: evaluate on the held-out set every this many steps (0: only at the end).
+    public var evalEvery: Int
+    /// The swiftps version, for the metrics file's header; nil when unknown.
+    public var version: String?
 
-    public init(coordinator: String, connectTimeout: Duration = .seconds(30), progressEvery: Int = 20) {
+    public init(coordinator: String, connectTimeout: Duration = .seconds(30), progressEvery: Int = 20,
+                metricsFile: String? = nil, evalEvery: Int = 0, version: String? = nil) {
         self.coordinator = coordinator
         self.connectTimeout = connectTimeout
         self.progressEvery = progressEvery
+        self.metricsFile = metricsFile
+        self.evalEvery = evalEvery
+        self.version = version
     }
 }
 
@@ -37,11 +47,13 @@ public struct TrainingResult: Sendable {
 /// then evaluates the final model on the held-out set.
 public enum WorkerNode {
     public static func run(_ options: WorkerOptions, shutdown: Shutdown, log: Log) async throws -> TrainingResult {
+        // Opened first: a bad path fails before the worker joins the job.
+        let metrics = try options.metricsFile.map { try MetricsLog(path: $0, log: log) }
         let context = ZMQContext()
         let coordinator = try CoordinatorClient(context: context, endpoint: options.coordinator)
         var servers: [UInt32: ParameterServerClient] = [:]
         do {
-            let result = try await train(options, context, coordinator, &servers, shutdown, log)
+            let result = try await train(options, context, coordinator, &servers, metrics, shutdown, log)
             for client in servers.values { await client.close() }
             await coordinator.close()
             return result
@@ -53,7 +65,7 @@ public enum WorkerNode {
     }
 
     private static func train(_ options: WorkerOptions, _ context: ZMQContext, _ coordinator: CoordinatorClient,
-                              _ servers: inout [UInt32: ParameterServerClient], _ shutdown: Shutdown,
+                              _ servers: inout [UInt32: ParameterServerClient], _ metrics: MetricsLog?, _ shutdown: Shutdown,
                               _ baseLog: Log) async throws -> TrainingResult {
         let registration = try await coordinator.register(role: .worker, address: "", connectTimeout: options.connectTimeout,
                                                           shutdown: shutdown, log: baseLog)
@@ -74,44 +86,41 @@ public enum WorkerNode {
         let model = MLP(layerSizes: job.layerSizes, maxBatch: job.batchSize)
         let exchange = ParameterExchange(model: model, chunks: map.chunks, clients: servers, dtype: job.wireDType)
         let sampler = BatchSampler(data: shard, batchSize: job.batchSize, seed: job.seed ^ UInt64(rank + 1) << 40)
-        let steps = sampler.batchesPerEpoch * job.epochs
-        log.info("rank \(rank): \(shard.count) samples, \(steps) steps of \(job.batchSize) over \(map.servers.count) servers")
+        let loop = TrainingLoop(job: job, rank: rank, model: model, exchange: exchange, sampler: sampler, test: test,
+                                heartbeat: heartbeat, metrics: metrics, options: options)
+        log.info("rank \(rank): \(shard.count) samples, \(loop.steps) steps of \(job.accumulate) × \(job.batchSize) over \(map.servers.count) servers")
+        metrics?.header(job: job, rank: rank, nodeID: id, version: options.version,
+                        parameters: model.specs.reduce(0) { $0 + $1.count }, steps: loop.steps)
 
-        try await exchange.pullAll()
-        let start = ContinuousClock.now
-        var smoothedLoss: Double?
-        var step = 0
-        epochs: for epoch in 0..<job.epochs {
-            sampler.startEpoch(epoch)
-            for batch in 0..<sampler.batchesPerEpoch {
-                if shutdown.isRequested { break epochs }
-                sampler.load(batch: batch)
-                let loss = Double(model.lossAndGradients(features: sampler.features.pointer, labels: sampler.labels,
-                                                         batch: job.batchSize))
-                try await exchange.pushPullAll()
-                step += 1
-                smoothedLoss = smoothedLoss.map { 0.95 * $0 + 0.05 * loss } ?? loss
-                let rate = Double(step * job.batchSize) / max(1e-9, (ContinuousClock.now - start).seconds)
-                heartbeat.update(clock: UInt64(step), samplesPerSecond: rate)
-                if step % options.progressEvery == 0 || step == steps {
-                    emit(#"progress {"rank":\#(rank),"step":\#(step),"steps":\#(steps),"epoch":\#(epoch),"loss":\#(smoothedLoss!),"samples_per_second":\#(rate)}"#)
-                }
-            }
-        }
-        let seconds = (ContinuousClock.now - start).seconds
-        if shutdown.isRequested { throw SwiftPSError(.cancelled, "shutdown requested at step \(step) of \(steps)") }
+        let last = try await loop.run(shutdown: shutdown)
+        let clock = ContinuousClock()
+        let seconds = (clock.now - loop.start).seconds
+        let step = loop.step
+        if shutdown.isRequested { throw SwiftPSError(.cancelled, "shutdown requested at step \(step) of \(loop.steps)") }
         // Every worker's last push is in before anyone reads the final model.
+        let barrierStart = clock.now
         _ = try await coordinator.barrier("trained", nodeID: id)
-        try await exchange.pullAll()
+        let pullStart = clock.now
+        let pulled = try await exchange.pullAll()
+        if var record = last {
+            record.waitMs += (pullStart - barrierStart).fractionalMilliseconds
+            record.pullMs += (clock.now - pullStart).fractionalMilliseconds
+            record.add(pulled)
+            metrics?.step(record)
+        }
+        let evalStart = clock.now
         let (testLoss, accuracy) = model.evaluate(test)
+        metrics?.eval(step: step, accuracy: accuracy, loss: testLoss,
+                      milliseconds: (clock.now - evalStart).fractionalMilliseconds)
         try await coordinator.finish(nodeID: id)
         log.info("held-out accuracy \(accuracy) after \(step) steps in \(seconds) s")
-        return TrainingResult(accuracy: accuracy, loss: testLoss, samples: step * job.batchSize, seconds: seconds)
+        return TrainingResult(accuracy: accuracy, loss: testLoss, samples: step * loop.samplesPerStep, seconds: seconds)
     }
 }
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+    var fractionalMilliseconds: Double { seconds * 1000 }
 }
 
 extension WorkerNode {

@@ -27,6 +27,11 @@ struct JobOptions: ParsableArguments {
     @Option(help: "Samples per mini-batch. (env: SWIFTPS_BATCH_SIZE)")
     var batchSize: Int = env("SWIFTPS_BATCH_SIZE", 64)
 
+    @Option(help: ArgumentHelp(
+        "Mini-batches per push (gradient accumulation); the push carries their mean gradient. (env: SWIFTPS_ACCUMULATE)",
+        discussion: "The mean, not the sum: --lr keeps its meaning, for an effective batch of N × --batch-size, as when PyTorch users divide the loss by N. Mini-batches left over at the end of an epoch are skipped."))
+    var accumulate: Int = env("SWIFTPS_ACCUMULATE", 1)
+
     @Option(help: "Passes over the training set. (env: SWIFTPS_EPOCHS)")
     var epochs: Int = env("SWIFTPS_EPOCHS", 2)
 
@@ -71,16 +76,18 @@ struct JobOptions: ParsableArguments {
         guard weightDecay >= 0 else { throw ValidationError("--weight-decay must not be negative") }
         job.optimizer = OptimizerConfig(kind: kind, learningRate: learningRate, momentum: momentum, weightDecay: weightDecay)
         for (name, value) in [("--servers", servers), ("--workers", workers), ("--batch-size", batchSize),
+                              ("--accumulate", accumulate),
                               ("--epochs", epochs), ("--chunk-elements", chunkElements),
                               ("--heartbeat-timeout-ms", heartbeatTimeoutMs), ("--test-samples", testSamples)] {
             guard value > 0 else { throw ValidationError("\(name) must be positive (got \(value))") }
         }
-        guard trainSamples >= workers * batchSize else {
-            throw ValidationError("--train-samples (\(trainSamples)) must give every worker at least one batch of \(batchSize)")
+        guard trainSamples >= workers * batchSize * accumulate else {
+            throw ValidationError("--train-samples (\(trainSamples)) must give every worker at least one push of \(accumulate) batches of \(batchSize)")
         }
         job.servers = servers
         job.workers = workers
         job.batchSize = batchSize
+        job.accumulate = accumulate
         job.epochs = epochs
         job.trainSamples = trainSamples
         job.testSamples = testSamples
@@ -99,7 +106,8 @@ struct JobOptions: ParsableArguments {
     var arguments: [String] {
         ["--servers", "\(servers)", "--workers", "\(workers)", "--layers", layers, "--optimizer", optimizer,
          "--lr", "\(learningRate)", "--momentum", "\(momentum)", "--weight-decay", "\(weightDecay)",
-         "--batch-size", "\(batchSize)", "--epochs", "\(epochs)", "--train-samples", "\(trainSamples)",
+         "--batch-size", "\(batchSize)", "--accumulate", "\(accumulate)",
+         "--epochs", "\(epochs)", "--train-samples", "\(trainSamples)",
          "--test-samples", "\(testSamples)", "--seed", "\(seed)", "--chunk-elements", "\(chunkElements)",
          "--heartbeat-timeout-ms", "\(heartbeatTimeoutMs)", "--wire-dtype", wireDtype]
             + (allowNonfinite ? ["--allow-nonfinite"] : [])

@@ -81,6 +81,14 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Print a progress line every this many steps. (env: SWIFTPS_PROGRESS_EVERY)")
     var progressEvery: Int = env("SWIFTPS_PROGRESS_EVERY", 20)
 
+    @Option(help: ArgumentHelp(
+        "Write performance metrics to this file as JSON lines. (env: SWIFTPS_METRICS_FILE)",
+        discussion: "A header with the job configuration, one record per step (push) with loss, samples/s, compute, push, pull and wait milliseconds, payload bytes sent and received, and staleness, then evaluations on the held-out set. Each line is written as soon as it is made."))
+    var metricsFile: String = env("SWIFTPS_METRICS_FILE") ?? ""
+
+    @Option(help: "With --metrics-file, also evaluate on the held-out set every this many steps; 0: only at the end. (env: SWIFTPS_EVAL_EVERY)")
+    var evalEvery: Int = env("SWIFTPS_EVAL_EVERY", 0)
+
     @Flag(help: "Train in this process alone, as the baseline for the distributed run.")
     var standalone = false
 
@@ -91,6 +99,8 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--coordinator tcp://HOST:PORT is required (or set SWIFTPS_COORDINATOR)")
         }
         guard progressEvery > 0, connectTimeout > 0 else { throw ValidationError("--progress-every and --connect-timeout must be positive") }
+        guard evalEvery >= 0 else { throw ValidationError("--eval-every must not be negative") }
+        if standalone && !metricsFile.isEmpty { throw ValidationError("--metrics-file is for distributed workers, not --standalone") }
     }
 
     func run() async throws {
@@ -104,8 +114,10 @@ struct WorkerCommand: AsyncParsableCommand {
         let shutdown = Shutdown()
         let signals = handleSignals(shutdown, log: log)
         defer { _ = signals }
+        let version = SwiftPS.configuration.version
         let options = WorkerOptions(coordinator: coordinator, connectTimeout: .seconds(connectTimeout),
-                                    progressEvery: progressEvery)
+                                    progressEvery: progressEvery, metricsFile: metricsFile.isEmpty ? nil : metricsFile,
+                                    evalEvery: evalEvery, version: version.isEmpty ? nil : version)
         try await finish(log) {
             let result = try await WorkerNode.run(options, shutdown: shutdown, log: log)
             emit("result \(result.json)")

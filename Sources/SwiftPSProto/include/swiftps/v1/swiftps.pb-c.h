@@ -221,10 +221,14 @@ struct  Swiftps__V1__JobConfig
    * payload dtype of pushes and pulls; servers keep fp32 masters
    */
   Swiftps__V1__DType wire_dtype;
+  /*
+   * mini-batches per push, whose mean gradient the push carries; 0 = 1
+   */
+  uint32_t accumulate;
 };
 #define SWIFTPS__V1__JOB_CONFIG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__job_config__descriptor) \
-    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED }
+    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0 }
 
 
 struct  Swiftps__V1__NodeInfo
