@@ -82,6 +82,8 @@ public enum HalfPrecision {
             for i in 0..<count {
                 destination.storeBytes(of: f16(source[i]).littleEndian, toByteOffset: 2 &* i, as: UInt16.self)
             }
+        case .int8, .topK:
+            preconditionFailure("HalfPrecision converts the dense dtypes; \(dtype) is GradientCodec's")
         }
     }
 
@@ -105,6 +107,8 @@ public enum HalfPrecision {
                 let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 &* i, as: UInt16.self))
                 destination[i] = float(f16: bits)
             }
+        case .int8, .topK:
+            preconditionFailure("HalfPrecision converts the dense dtypes; \(dtype) is GradientCodec's")
         }
     }
 }

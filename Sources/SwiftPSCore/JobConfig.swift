@@ -13,6 +13,8 @@ public struct JobConfig: Sendable, Equatable {
     /// carries the *mean* of their gradients, so the learning rate keeps its meaning: an effective batch of
     /// `accumulate × batchSize` at an unchanged lr (PyTorch users get the same by dividing the loss by N). At least 1.
     public var accumulate = 1
+    /// How workers compress pushes; what is not sent stays in the worker's residual (error feedback).
+    public var compression = Compression.none
     public var epochs = 2
     public var trainSamples = 400_000
     public var testSamples = 8_000

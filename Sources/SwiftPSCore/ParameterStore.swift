@@ -75,15 +75,14 @@ public final class ParameterStore {
                 throw SwiftPSError(.invalidArgument,
                                    "key \(keyName(g.key)): \(g.count) elements sent, the key has \(slot.count)")
             }
-            guard g.bytes.count == g.count * g.dtype.byteWidth else {
+            guard g.dtype.accepts(byteCount: g.bytes.count, count: g.count) else {
                 throw SwiftPSError(.invalidArgument,
-                                   "key \(keyName(g.key)): payload is \(g.bytes.count) bytes, expected \(g.count * g.dtype.byteWidth)")
+                                   "key \(keyName(g.key)): a payload of \(g.bytes.count) bytes is not \(g.count) elements of \(g.dtype)")
             }
-            if !allowNonFinite {
-                let finite = withFloats(g) { Optimizer.allFinite($0, count: g.count) }
-                guard finite else {
-                    throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)): gradient holds NaN or Inf; refused")
-                }
+            // Decoding also checks compressed payloads (top-k indices in range).
+            let finite = try withFloats(g) { allowNonFinite || Optimizer.allFinite($0, count: g.count) }
+            guard finite else {
+                throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)): gradient holds NaN or Inf; refused")
             }
         }
     }
@@ -105,9 +104,13 @@ public final class ParameterStore {
         gradients.map { g in
             var slot = slots[g.key]!
             slot.version += 1
-            withFloats(g) { values in
-                Optimizer.apply(optimizer, weights: slot.weights, state: slot.state, gradient: values,
-                                count: slot.count, step: slot.version)
+            do {
+                try withFloats(g) { values in
+                    Optimizer.apply(optimizer, weights: slot.weights, state: slot.state, gradient: values,
+                                    count: slot.count, step: slot.version)
+                }
+            } catch {
+                preconditionFailure("apply of a push that validate did not pass: \(error)")
             }
             slots[g.key] = slot
             return slot.version
@@ -120,8 +123,8 @@ public final class ParameterStore {
         return try body(UnsafeBufferPointer(start: slot.weights, count: slot.count), slot.version)
     }
 
-    /// Lends the payload as fp32: in place when it already is aligned fp32, else converted into the scratch buffer.
-    private func withFloats<R>(_ view: TensorView, _ body: (UnsafePointer<Float>) -> R) -> R {
+    /// Lends the payload as fp32: in place when it already is aligned fp32, else decoded into the scratch buffer.
+    private func withFloats<R>(_ view: TensorView, _ body: (UnsafePointer<Float>) -> R) throws(SwiftPSError) -> R {
         let base = view.bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 4)!
         if view.dtype == .f32 && Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
             return body(base.assumingMemoryBound(to: Float.self))
@@ -130,7 +133,8 @@ public final class ParameterStore {
             alignedScratch.deallocate()
             alignedScratch = .allocate(capacity: view.count)
         }
-        HalfPrecision.decode(base, as: view.dtype, to: alignedScratch.baseAddress!, count: view.count)
+        try GradientCodec.decode(view.dtype, payload: UnsafeRawBufferPointer(start: base, count: view.bytes.count),
+                                 count: view.count, into: alignedScratch.baseAddress!)
         return body(alignedScratch.baseAddress!)
     }
 }

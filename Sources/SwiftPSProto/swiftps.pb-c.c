@@ -1582,7 +1582,7 @@ const ProtobufCMessageDescriptor swiftps__v1__optimizer_config__descriptor =
   (ProtobufCMessageInit) swiftps__v1__optimizer_config__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[14] =
+static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[15] =
 {
   {
     "seed",
@@ -1752,12 +1752,25 @@ static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "compression",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__JobConfig, compression),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
   13,   /* field[13] = accumulate */
   11,   /* field[11] = allow_nonfinite */
   6,   /* field[6] = batch_size */
   3,   /* field[3] = chunk_elements */
+  14,   /* field[14] = compression */
   7,   /* field[7] = epochs */
   10,   /* field[10] = heartbeat_timeout_ms */
   1,   /* field[1] = layer_sizes */
@@ -1772,7 +1785,7 @@ static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
 static const ProtobufCIntRange swiftps__v1__job_config__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
 {
@@ -1782,7 +1795,7 @@ const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
   "Swiftps__V1__JobConfig",
   "swiftps.v1",
   sizeof(Swiftps__V1__JobConfig),
-  14,
+  15,
   swiftps__v1__job_config__field_descriptors,
   swiftps__v1__job_config__field_indices_by_name,
   1,  swiftps__v1__job_config__number_ranges,
@@ -3021,22 +3034,26 @@ const ProtobufCEnumDescriptor swiftps__v1__method__descriptor =
   swiftps__v1__method__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue swiftps__v1__dtype__enum_values_by_number[4] =
+static const ProtobufCEnumValue swiftps__v1__dtype__enum_values_by_number[6] =
 {
   { "DTYPE_UNSPECIFIED", "SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED", 0 },
   { "F32", "SWIFTPS__V1__DTYPE__F32", 1 },
   { "BF16", "SWIFTPS__V1__DTYPE__BF16", 2 },
   { "F16", "SWIFTPS__V1__DTYPE__F16", 3 },
+  { "INT8", "SWIFTPS__V1__DTYPE__INT8", 4 },
+  { "TOPK", "SWIFTPS__V1__DTYPE__TOPK", 5 },
 };
 static const ProtobufCIntRange swiftps__v1__dtype__value_ranges[] = {
-{0, 0},{0, 4}
+{0, 0},{0, 6}
 };
-static const ProtobufCEnumValueIndex swiftps__v1__dtype__enum_values_by_name[4] =
+static const ProtobufCEnumValueIndex swiftps__v1__dtype__enum_values_by_name[6] =
 {
   { "BF16", 2 },
   { "DTYPE_UNSPECIFIED", 0 },
   { "F16", 3 },
   { "F32", 1 },
+  { "INT8", 4 },
+  { "TOPK", 5 },
 };
 const ProtobufCEnumDescriptor swiftps__v1__dtype__descriptor =
 {
@@ -3045,9 +3062,9 @@ const ProtobufCEnumDescriptor swiftps__v1__dtype__descriptor =
   "DType",
   "Swiftps__V1__DType",
   "swiftps.v1",
-  4,
+  6,
   swiftps__v1__dtype__enum_values_by_number,
-  4,
+  6,
   swiftps__v1__dtype__enum_values_by_name,
   1,
   swiftps__v1__dtype__value_ranges,

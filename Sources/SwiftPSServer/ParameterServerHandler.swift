@@ -82,6 +82,9 @@ public final class ParameterServerHandler: RPCHandler {
             return OutgoingReply(to: route, Empty(), tensors: try values(pull.keys, dtype: pull.dtype))
         case .pushPull:
             let pushPull = try PushPullRequest(decoding: request.envelope.body)
+            guard pushPull.dtype.isDense else {  // checked before applying: a refused request changes nothing
+                throw SwiftPSError(.invalidArgument, "values are served as f32, bf16 or f16, not \(pushPull.dtype)")
+            }
             _ = try apply(request.tensors)
             return OutgoingReply(to: route, Empty(),
                                  tensors: try values(request.tensors.map(\.header.key), dtype: pushPull.dtype))
@@ -122,6 +125,9 @@ public final class ParameterServerHandler: RPCHandler {
     /// The keys' current values in `dtype`, each copied (and converted) into a snapshot buffer that the send owns.
     private func values(_ keys: [UInt64], dtype: DType) throws(SwiftPSError) -> [OutgoingTensor] {
         let store = try shard()
+        guard dtype.isDense else {
+            throw SwiftPSError(.invalidArgument, "values are served as f32, bf16 or f16, not \(dtype)")
+        }
         for key in keys where store.count(of: key) == nil {
             throw SwiftPSError(.notFound, "unknown key \(keyName(key))")
         }

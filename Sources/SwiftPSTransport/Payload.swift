@@ -76,9 +76,9 @@ func matchTensors(_ envelope: Envelope, payloads: ArraySlice<Frame>) throws(Swif
         guard let dtype = header.dtype else {
             throw SwiftPSError(.invalidArgument, "tensor \(keyName(header.key)) has unknown dtype \(header.dtypeRaw)")
         }
-        guard header.count <= UInt64(Int.max / 8), Int(header.count) * dtype.byteWidth == frames[index].count else {
+        guard header.count <= UInt64(Int.max / 8), dtype.accepts(byteCount: frames[index].count, count: Int(header.count)) else {
             throw SwiftPSError(.invalidArgument,
-                               "tensor \(keyName(header.key)): \(header.count) × \(dtype) needs \(header.count * UInt64(dtype.byteWidth)) bytes, frame has \(frames[index].count)")
+                               "tensor \(keyName(header.key)): a frame of \(frames[index].count) bytes is not \(header.count) elements of \(dtype)")
         }
         tensors.append(ReceivedTensor(header: header, frame: frames[index]))
     }

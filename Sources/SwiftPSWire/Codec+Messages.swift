@@ -49,6 +49,7 @@ extension JobConfig {
         j.allow_nonfinite = allowNonFinite ? 1 : 0
         j.wire_dtype = cEnum(wireDType.rawValue)
         j.accumulate = UInt32(accumulate)
+        j.compression = arena.string(compression.description)
         return arena.new(j)
     }
 
@@ -74,6 +75,11 @@ extension JobConfig {
         allowNonFinite = j.allow_nonfinite != 0
         wireDType = try decodeDType(j.wire_dtype.rawValue)
         accumulate = max(1, Int(j.accumulate))  // 0: a sender that predates the field
+        let compressionText = string(j.compression)
+        guard let compression = compressionText.isEmpty ? Compression.none : Compression(parsing: compressionText) else {
+            throw SwiftPSError(.invalidArgument, "unknown compression '\(compressionText)'")
+        }
+        self.compression = compression
     }
 }
 

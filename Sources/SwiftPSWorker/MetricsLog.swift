@@ -27,6 +27,7 @@ struct StepRecord {
     var pullMs = 0.0
     var waitMs = 0.0
     var bytesSent = 0
+    var bytesSentUncompressed = 0
     var bytesReceived = 0
     var staleness = 0
     /// Seconds since training started, at the end of the step.
@@ -34,6 +35,7 @@ struct StepRecord {
 
     mutating func add(_ stats: ExchangeStats) {
         bytesSent += stats.bytesSent
+        bytesSentUncompressed += stats.bytesSentUncompressed
         bytesReceived += stats.bytesReceived
         staleness = max(staleness, stats.staleness)
     }
@@ -110,6 +112,7 @@ final class MetricsLog {
         line.add("pull_ms", rounded(record.pullMs, 4))
         line.add("wait_ms", rounded(record.waitMs, 4))
         line.add("bytes_sent", record.bytesSent)
+        line.add("bytes_sent_uncompressed", record.bytesSentUncompressed)
         line.add("bytes_received", record.bytesReceived)
         line.add("staleness", record.staleness)
         line.add("time_s", rounded(record.timeS, 6))

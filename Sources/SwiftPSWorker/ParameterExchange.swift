@@ -7,6 +7,8 @@ import SwiftPSModel
 struct ExchangeStats {
     /// Payload bytes sent and received (tensor frames only, in the wire dtype: bf16 halves them).
     var bytesSent = 0
+    /// What the pushed gradients would have been as fp32, before conversion or compression.
+    var bytesSentUncompressed = 0
     var bytesReceived = 0
     /// Push-pulls only: over the keys, the version the server returned minus (the version this worker last saw + 1),
     /// i.e. how many other workers' updates landed between this worker's last pull of a key and its push; 0 alone.
@@ -15,41 +17,64 @@ struct ExchangeStats {
 
 /// Moves a model's gradients to the servers and their values back, one request per server, all servers at once.
 ///
-/// With a 16-bit wire dtype the gradients are converted into staging buffers (allocated once) before each push,
-/// and pulled values are converted back into the model's fp32 parameters.
+/// Pushes go as fp32 views of the model's gradients when nothing is to be converted; otherwise each chunk is encoded
+/// into a staging buffer (allocated once): bf16/f16 for a 16-bit wire, or compressed (int8, top-k) from a residual
+/// that keeps what was not sent for the next push (error feedback). Pulled values come back in the wire dtype.
 final class ParameterExchange {
+    /// How one chunk's gradient becomes its push payload.
+    struct Staging {
+        var chunk: Chunk
+        var payload: FloatBuffer
+        /// Compression only: the gradient not yet sent.
+        var residual: FloatBuffer?
+    }
+
     let model: MLP
+    /// The dtype of pulled values (dense).
     let dtype: DType
-    /// Per server: its client, its keys, and the gradient tensors (views of the model's gradients or of staging
-    /// buffers, built once).
+    let compression: Compression
+    /// Per server: its client, its keys, and the push tensors (built once, over the gradients or the staging).
     let plan: [(client: ParameterServerClient, keys: [UInt64], gradients: [OutgoingTensor])]
-    /// 16-bit wire only: each chunk and the buffer its gradient is converted into.
-    private let staging: [(chunk: Chunk, buffer: FloatBuffer)]
+    private let staging: [Staging]
+    /// Top-k's selection scratch, as large as the largest chunk.
+    private let scratch: FloatBuffer
     private let chunkByKey: [UInt64: (index: Int, chunk: Chunk)]
     /// Per chunk (map order), the version of the values this worker holds.
     private var versions: [UInt64]
-    /// Payload bytes of one push: every chunk in the wire dtype.
+    /// Payload bytes of one push, and what they would be as fp32.
     private let pushBytes: Int
+    let uncompressedPushBytes: Int
 
-    init(model: MLP, chunks: [Chunk], clients: [UInt32: ParameterServerClient], dtype: DType = .f32) {
+    init(model: MLP, chunks: [Chunk], clients: [UInt32: ParameterServerClient], dtype: DType = .f32,
+         compression: Compression = .none) {
         self.model = model
         self.dtype = dtype
-        let staging = dtype == .f32 ? [] : chunks.map { ($0, FloatBuffer(count: ($0.count * dtype.byteWidth + 3) / 4)) }
-        let stagingByKey = Dictionary(uniqueKeysWithValues: staging.map { ($0.0.key, $0.1) })
+        self.compression = compression
+        let pushDType = compression.dtype ?? dtype
+        func payloadBytes(_ chunk: Chunk) -> Int {
+            compression == .none ? chunk.count * dtype.byteWidth : GradientCodec.payloadBytes(compression, count: chunk.count)
+        }
+        let staging = pushDType == .f32 ? [] : chunks.map { chunk in
+            Staging(chunk: chunk, payload: FloatBuffer(count: (payloadBytes(chunk) + 3) / 4),
+                    residual: compression == .none ? nil : FloatBuffer(count: chunk.count))
+        }
+        let stagingByKey = Dictionary(uniqueKeysWithValues: staging.map { ($0.chunk.key, $0.payload) })
         plan = clients.keys.sorted().map { id in
             let mine = chunks.filter { $0.server == id }
             let gradients = mine.map { chunk in
                 let payload = stagingByKey[chunk.key].map {
-                    Payload(owner: $0, bytes: UnsafeRawBufferPointer(start: $0.pointer, count: chunk.count * dtype.byteWidth))
+                    Payload(owner: $0, bytes: UnsafeRawBufferPointer(start: $0.pointer, count: payloadBytes(chunk)))
                 } ?? Payload(model.gradients[chunk.param], offset: chunk.offset, count: chunk.count)
-                return OutgoingTensor(key: chunk.key, dtype: dtype, count: chunk.count, payload: payload)
+                return OutgoingTensor(key: chunk.key, dtype: pushDType, count: chunk.count, payload: payload)
             }
             return (clients[id]!, mine.map(\.key), gradients)
         }
         self.staging = staging
+        scratch = FloatBuffer(count: chunks.map(\.count).max() ?? 0)
         chunkByKey = Dictionary(uniqueKeysWithValues: chunks.enumerated().map { ($1.key, ($0, $1)) })
         versions = Array(repeating: 0, count: chunks.count)
-        pushBytes = chunks.reduce(0) { $0 + $1.count * dtype.byteWidth }
+        pushBytes = chunks.reduce(0) { $0 + payloadBytes($1) }
+        uncompressedPushBytes = chunks.reduce(0) { $0 + $1.count * 4 }
     }
 
     /// Replaces every parameter with the servers' current values.
@@ -62,15 +87,22 @@ final class ParameterExchange {
     /// Pushes the model's gradients and takes the updated values in the same round trip.
     @discardableResult
     func pushPullAll() async throws -> ExchangeStats {
-        for (chunk, buffer) in staging {
-            HalfPrecision.encode(model.gradients[chunk.param].pointer + chunk.offset, to: buffer.pointer,
-                                 count: chunk.count, as: dtype)
+        for stage in staging {
+            let gradient = model.gradients[stage.chunk.param].pointer + stage.chunk.offset
+            if let residual = stage.residual {
+                for i in 0..<stage.chunk.count { residual.pointer[i] += gradient[i] }
+                GradientCodec.encode(compression, residual: residual.pointer, count: stage.chunk.count,
+                                     payload: stage.payload.pointer, scratch: scratch.pointer)
+            } else {
+                HalfPrecision.encode(gradient, to: stage.payload.pointer, count: stage.chunk.count, as: dtype)
+            }
         }
         let dtype = dtype
         var stats = try await exchange(pushed: true) { server in
             try await server.client.pushPull(server.gradients, dtype: dtype)
         }
         stats.bytesSent = pushBytes
+        stats.bytesSentUncompressed = uncompressedPushBytes
         return stats
     }
 

@@ -84,7 +84,8 @@ public enum WorkerNode {
                                              train: job.trainSamples, test: job.testSamples)
         let shard = train.shard(rank: rank, of: job.workers)
         let model = MLP(layerSizes: job.layerSizes, maxBatch: job.batchSize)
-        let exchange = ParameterExchange(model: model, chunks: map.chunks, clients: servers, dtype: job.wireDType)
+        let exchange = ParameterExchange(model: model, chunks: map.chunks, clients: servers, dtype: job.wireDType,
+                                         compression: job.compression)
         let sampler = BatchSampler(data: shard, batchSize: job.batchSize, seed: job.seed ^ UInt64(rank + 1) << 40)
         let loop = TrainingLoop(job: job, rank: rank, model: model, exchange: exchange, sampler: sampler, test: test,
                                 heartbeat: heartbeat, metrics: metrics, options: options)

@@ -50,6 +50,9 @@ struct JobOptions: ParsableArguments {
     @Option(help: "Milliseconds without a heartbeat before a node is dropped. (env: SWIFTPS_HEARTBEAT_TIMEOUT_MS)")
     var heartbeatTimeoutMs: Int = env("SWIFTPS_HEARTBEAT_TIMEOUT_MS", 5_000)
 
+    @Option(help: "Push compression: none, int8 (a scale per chunk) or topk:FRACTION; what is not sent is kept and added to the next gradient (error feedback). (env: SWIFTPS_COMPRESS)")
+    var compress: String = env("SWIFTPS_COMPRESS", "none")
+
     @Option(help: "Payload dtype on the wire: f32, bf16 or f16; servers keep fp32 masters. (env: SWIFTPS_WIRE_DTYPE)")
     var wireDtype: String = env("SWIFTPS_WIRE_DTYPE", "f32")
 
@@ -95,7 +98,11 @@ struct JobOptions: ParsableArguments {
         job.chunkElements = chunkElements
         job.heartbeatTimeoutMs = heartbeatTimeoutMs
         job.allowNonFinite = allowNonfinite
-        guard let dtype = DType.allCases.first(where: { $0.description == wireDtype.lowercased() }) else {
+        guard let compression = Compression(parsing: compress) else {
+            throw ValidationError("--compress must be none, int8 or topk:FRACTION with 0 < FRACTION <= 1 (got '\(compress)')")
+        }
+        job.compression = compression
+        guard let dtype = DType.dense.first(where: { $0.description == wireDtype.lowercased() }) else {
             throw ValidationError("--wire-dtype must be f32, bf16 or f16 (got '\(wireDtype)')")
         }
         job.wireDType = dtype
@@ -109,7 +116,7 @@ struct JobOptions: ParsableArguments {
          "--batch-size", "\(batchSize)", "--accumulate", "\(accumulate)",
          "--epochs", "\(epochs)", "--train-samples", "\(trainSamples)",
          "--test-samples", "\(testSamples)", "--seed", "\(seed)", "--chunk-elements", "\(chunkElements)",
-         "--heartbeat-timeout-ms", "\(heartbeatTimeoutMs)", "--wire-dtype", wireDtype]
+         "--heartbeat-timeout-ms", "\(heartbeatTimeoutMs)", "--wire-dtype", wireDtype, "--compress", compress]
             + (allowNonfinite ? ["--allow-nonfinite"] : [])
     }
 }

@@ -109,6 +109,20 @@ extension Integration {
             return try #require(try resultFields(String(decoding: Data(contentsOf: summary), as: UTF8.self))["accuracy"])
         }
 
+        /// Compressed pushes with error feedback still learn (int8 per chunk, top-k 10%).
+        @Test func compressedPushesStillLearn() async throws {
+            for compression in ["int8", "topk:0.1"] {
+                let summary = FileManager.default.temporaryDirectory.appendingPathComponent("summary-\(UUID()).json")
+                defer { try? FileManager.default.removeItem(at: summary) }
+                let local = try RunningProcess("local-\(compression)",
+                                               Self.job + ["--compress", compression, "--summary-json", summary.path])
+                defer { local.stop() }
+                #expect(try await local.exitStatus(timeout: .seconds(300)) == 0, "\(local.stderr)")
+                let accuracy = try #require(try resultFields(String(decoding: Data(contentsOf: summary), as: UTF8.self))["accuracy"])
+                #expect(accuracy > 0.9, "\(compression): \(accuracy)")
+            }
+        }
+
         @Test func sixteenBitWireLearnsAsWellAsFP32() async throws {
             let f32 = try await accuracy("f32"), bf16 = try await accuracy("bf16"), f16 = try await accuracy("f16")
             #expect(f32 > 0.9)

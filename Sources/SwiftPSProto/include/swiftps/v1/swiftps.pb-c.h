@@ -94,7 +94,15 @@ typedef enum _Swiftps__V1__DType {
   SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED = 0,
   SWIFTPS__V1__DTYPE__F32 = 1,
   SWIFTPS__V1__DTYPE__BF16 = 2,
-  SWIFTPS__V1__DTYPE__F16 = 3
+  SWIFTPS__V1__DTYPE__F16 = 3,
+  /*
+   * gradient compression: one fp32 scale, then one signed byte per element
+   */
+  SWIFTPS__V1__DTYPE__INT8 = 4,
+  /*
+   * gradient compression: k pairs of (uint32 index, fp32 value); other elements zero
+   */
+  SWIFTPS__V1__DTYPE__TOPK = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SWIFTPS__V1__DTYPE)
 } Swiftps__V1__DType;
 typedef enum _Swiftps__V1__Role {
@@ -221,14 +229,15 @@ struct  Swiftps__V1__JobConfig
    * payload dtype of pushes and pulls; servers keep fp32 masters
    */
   Swiftps__V1__DType wire_dtype;
-  /*
-   * mini-batches per push, whose mean gradient the push carries; 0 = 1
-   */
   uint32_t accumulate;
+  /*
+   * pushes: "none", "int8" or "topk:FRACTION" (error feedback on the worker)  // mini-batches per push, whose mean gradient the push carries; 0 = 1
+   */
+  char *compression;
 };
 #define SWIFTPS__V1__JOB_CONFIG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__job_config__descriptor) \
-    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0 }
+    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Swiftps__V1__NodeInfo
