@@ -35,7 +35,7 @@ let package = Package(
             name: "swiftps",
             dependencies: [
                 "SwiftPSCore", "SwiftPSTransport", "SwiftPSServer", "SwiftPSCoordinator", "SwiftPSWorker", "SwiftPSBench",
-                "SwiftPSPlot",
+                "SwiftPSPlot", "SwiftPSModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

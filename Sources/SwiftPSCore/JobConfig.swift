@@ -15,6 +15,9 @@ public struct JobConfig: Sendable, Equatable {
     public var accumulate = 1
     /// How workers compress pushes; what is not sent stays in the worker's residual (error feedback).
     public var compression = Compression.none
+    /// Data files ("idx:IMAGES,LABELS", "npy:FEATURES,LABELS", "csv:PATH"); empty: the built-in teacher task.
+    public var trainData = ""
+    public var testData = ""
     public var epochs = 2
     public var trainSamples = 400_000
     public var testSamples = 8_000

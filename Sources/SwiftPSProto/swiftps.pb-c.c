@@ -1582,7 +1582,7 @@ const ProtobufCMessageDescriptor swiftps__v1__optimizer_config__descriptor =
   (ProtobufCMessageInit) swiftps__v1__optimizer_config__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[15] =
+static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[17] =
 {
   {
     "seed",
@@ -1764,6 +1764,30 @@ static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "train_data",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__JobConfig, train_data),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "test_data",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__JobConfig, test_data),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
   13,   /* field[13] = accumulate */
@@ -1777,7 +1801,9 @@ static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
   2,   /* field[2] = optimizer */
   0,   /* field[0] = seed */
   4,   /* field[4] = servers */
+  16,   /* field[16] = test_data */
   9,   /* field[9] = test_samples */
+  15,   /* field[15] = train_data */
   8,   /* field[8] = train_samples */
   12,   /* field[12] = wire_dtype */
   5,   /* field[5] = workers */
@@ -1785,7 +1811,7 @@ static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
 static const ProtobufCIntRange swiftps__v1__job_config__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
 {
@@ -1795,7 +1821,7 @@ const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
   "Swiftps__V1__JobConfig",
   "swiftps.v1",
   sizeof(Swiftps__V1__JobConfig),
-  15,
+  17,
   swiftps__v1__job_config__field_descriptors,
   swiftps__v1__job_config__field_indices_by_name,
   1,  swiftps__v1__job_config__number_ranges,

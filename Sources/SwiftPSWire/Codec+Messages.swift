@@ -50,6 +50,8 @@ extension JobConfig {
         j.wire_dtype = cEnum(wireDType.rawValue)
         j.accumulate = UInt32(accumulate)
         j.compression = arena.string(compression.description)
+        j.train_data = arena.string(trainData)
+        j.test_data = arena.string(testData)
         return arena.new(j)
     }
 
@@ -80,6 +82,8 @@ extension JobConfig {
             throw SwiftPSError(.invalidArgument, "unknown compression '\(compressionText)'")
         }
         self.compression = compression
+        trainData = string(j.train_data)
+        testData = string(j.test_data)
     }
 }
 

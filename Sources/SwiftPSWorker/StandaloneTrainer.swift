@@ -4,9 +4,8 @@ import SwiftPSModel
 /// Trains the same model on the same samples in one process, with the servers' own update code (`ParameterStore`):
 /// the baseline that shows what distribution costs in accuracy.
 public enum StandaloneTrainer {
-    public static func run(job: JobConfig, log: Log) -> TrainingResult {
-        let (train, test) = TeacherTask.make(seed: job.seed, inputs: job.layerSizes.first!, classes: job.layerSizes.last!,
-                                             train: job.trainSamples, test: job.testSamples)
+    public static func run(job: JobConfig, log: Log) throws(SwiftPSError) -> TrainingResult {
+        let (train, test) = try JobData.load(job)
         let model = MLP(layerSizes: job.layerSizes, maxBatch: job.batchSize)
         model.initialize(seed: job.seed)
         let chunks = Placement.chunks(params: model.specs, chunkElements: job.chunkElements, servers: [0])

@@ -80,8 +80,7 @@ public enum WorkerNode {
         for server in map.servers {
             servers[server.id] = try ParameterServerClient(context: context, endpoint: server.address)
         }
-        let (train, test) = TeacherTask.make(seed: job.seed, inputs: job.layerSizes.first!, classes: job.layerSizes.last!,
-                                             train: job.trainSamples, test: job.testSamples)
+        let (train, test) = try JobData.load(job)
         let shard = train.shard(rank: rank, of: job.workers)
         let model = MLP(layerSizes: job.layerSizes, maxBatch: job.batchSize)
         let exchange = ParameterExchange(model: model, chunks: map.chunks, clients: servers, dtype: job.wireDType,

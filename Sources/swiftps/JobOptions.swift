@@ -1,5 +1,6 @@
 import ArgumentParser
 import SwiftPSCore
+import SwiftPSModel
 
 /// The job's configuration as flags; the coordinator owns it and hands it to every node.
 struct JobOptions: ParsableArguments {
@@ -49,6 +50,12 @@ struct JobOptions: ParsableArguments {
 
     @Option(help: "Milliseconds without a heartbeat before a node is dropped. (env: SWIFTPS_HEARTBEAT_TIMEOUT_MS)")
     var heartbeatTimeoutMs: Int = env("SWIFTPS_HEARTBEAT_TIMEOUT_MS", 5_000)
+
+    @Option(help: "Training data instead of the built-in task: idx:IMAGES,LABELS | npy:FEATURES,LABELS | csv:PATH (label last); each worker reads its own part. (env: SWIFTPS_TRAIN_DATA)")
+    var trainData: String = env("SWIFTPS_TRAIN_DATA", "")
+
+    @Option(help: "Held-out data, same forms; required with --train-data. (env: SWIFTPS_TEST_DATA)")
+    var testData: String = env("SWIFTPS_TEST_DATA", "")
 
     @Option(help: "Push compression: none, int8 (a scale per chunk) or topk:FRACTION; what is not sent is kept and added to the next gradient (error feedback). (env: SWIFTPS_COMPRESS)")
     var compress: String = env("SWIFTPS_COMPRESS", "none")
@@ -102,6 +109,13 @@ struct JobOptions: ParsableArguments {
             throw ValidationError("--compress must be none, int8 or topk:FRACTION with 0 < FRACTION <= 1 (got '\(compress)')")
         }
         job.compression = compression
+        guard trainData.isEmpty == testData.isEmpty else {
+            throw ValidationError("--train-data and --test-data go together")
+        }
+        for spec in [trainData, testData] where !spec.isEmpty && DataSpec(spec) == nil {
+            throw ValidationError("'\(spec)' is not idx:IMAGES,LABELS, npy:FEATURES,LABELS or csv:PATH")
+        }
+        (job.trainData, job.testData) = (trainData, testData)
         guard let dtype = DType.dense.first(where: { $0.description == wireDtype.lowercased() }) else {
             throw ValidationError("--wire-dtype must be f32, bf16 or f16 (got '\(wireDtype)')")
         }
@@ -116,7 +130,8 @@ struct JobOptions: ParsableArguments {
          "--batch-size", "\(batchSize)", "--accumulate", "\(accumulate)",
          "--epochs", "\(epochs)", "--train-samples", "\(trainSamples)",
          "--test-samples", "\(testSamples)", "--seed", "\(seed)", "--chunk-elements", "\(chunkElements)",
-         "--heartbeat-timeout-ms", "\(heartbeatTimeoutMs)", "--wire-dtype", wireDtype, "--compress", compress]
+         "--heartbeat-timeout-ms", "\(heartbeatTimeoutMs)", "--wire-dtype", wireDtype, "--compress", compress,
+         "--train-data", trainData, "--test-data", testData]
             + (allowNonfinite ? ["--allow-nonfinite"] : [])
     }
 }

@@ -107,8 +107,11 @@ struct WorkerCommand: AsyncParsableCommand {
         let log = Log("worker")
         WorkerNode.configureMath()
         if standalone {
-            let result = StandaloneTrainer.run(job: try job.job(), log: log)
-            emit("result \(result.json)")
+            let config = try job.job()
+            try await finish(log) {
+                let result = try StandaloneTrainer.run(job: config, log: log)
+                emit("result \(result.json)")
+            }
             return
         }
         let shutdown = Shutdown()

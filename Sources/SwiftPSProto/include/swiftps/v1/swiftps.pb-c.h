@@ -229,15 +229,24 @@ struct  Swiftps__V1__JobConfig
    * payload dtype of pushes and pulls; servers keep fp32 masters
    */
   Swiftps__V1__DType wire_dtype;
+  /*
+   * mini-batches per push, whose mean gradient the push carries; 0 = 1
+   */
   uint32_t accumulate;
   /*
-   * pushes: "none", "int8" or "topk:FRACTION" (error feedback on the worker)  // mini-batches per push, whose mean gradient the push carries; 0 = 1
+   * pushes: "none", "int8" or "topk:FRACTION" (error feedback on the worker)
    */
   char *compression;
+  /*
+   * Data files read by every worker ("" = the built-in teacher task): "idx:IMAGES,LABELS", "npy:FEATURES,LABELS"
+   * or "csv:PATH" (label in the last column). Each worker reads its own part, by rank.
+   */
+  char *train_data;
+  char *test_data;
 };
 #define SWIFTPS__V1__JOB_CONFIG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__job_config__descriptor) \
-    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string }
+    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Swiftps__V1__NodeInfo
