@@ -72,6 +72,33 @@ extension Integration {
             for pid in children { #expect(!isRunning(pid), "child \(pid) outlived local") }
         }
 
+        /// `swiftps status` lists every node with its role, state and clock while a job runs.
+        @Test func statusShowsTheCluster() async throws {
+            // Heartbeats (which carry the clock) every 100 ms.
+            let job = ["--servers", "1", "--workers", "1", "--epochs", "1000", "--heartbeat-timeout-ms", "500"]
+            let coordinator = try RunningProcess("coordinator", ["coordinator", "--bind", "tcp://127.0.0.1:0"] + job)
+            defer { coordinator.stop() }
+            let address = listeningAddress(try await coordinator.line { $0.hasPrefix("listening ") })
+            let server = try RunningProcess("server", ["server", "--coordinator", address, "--bind", "tcp://127.0.0.1:0"])
+            defer { server.stop() }
+            let serverAddress = listeningAddress(try await server.line { $0.hasPrefix("listening ") })
+            let worker = try RunningProcess("worker", ["worker", "--coordinator", address, "--progress-every", "100"])
+            defer { worker.stop() }
+            // Two progress lines apart by many steps: heartbeats have gone out in between.
+            _ = try await worker.line { $0.contains(#""step":100,"#) }
+            _ = try await worker.line { $0.contains(#""step":600,"#) }
+            let status = try RunningProcess("status", ["status", "--coordinator", address])
+            #expect(try await status.exitStatus() == 0)
+            let rows = status.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+            let serverRow = try #require(rows.first { $0.count > 2 && $0[1] == "server" }, "\(status.stdout)")
+            let workerRow = try #require(rows.first { $0.count > 2 && $0[1] == "worker" }, "\(status.stdout)")
+            #expect(serverRow[3] == "alive" && serverRow.last.map(String.init) == serverAddress)
+            #expect(workerRow[3] == "alive" && (UInt64(workerRow[4]) ?? 0) >= 1, "worker clock: \(workerRow)")
+            #expect(status.stdout.contains("job running"))
+            for process in [worker, server, coordinator] { process.signal() }
+            for process in [worker, server, coordinator] { #expect(try await process.exitStatus(timeout: .seconds(10)) == 0) }
+        }
+
         /// SIGTERM in the middle of training: every role exits 0 within a few seconds.
         @Test func sigtermStopsEveryRoleCleanly() async throws {
             let job = ["--servers", "1", "--workers", "1", "--epochs", "1000"]
