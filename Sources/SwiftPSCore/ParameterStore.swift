@@ -79,9 +79,8 @@ public final class ParameterStore {
                 throw SwiftPSError(.invalidArgument,
                                    "key \(keyName(g.key)): a payload of \(g.bytes.count) bytes is not \(g.count) elements of \(g.dtype)")
             }
-            // Decoding also checks compressed payloads (top-k indices in range).
-            let finite = try withFloats(g) { allowNonFinite || Optimizer.allFinite($0, count: g.count) }
-            guard finite else {
+            let values = try floats(g)  // decoding also checks compressed payloads (top-k indices in range)
+            guard allowNonFinite || Optimizer.allFinite(values, count: g.count) else {
                 throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)): gradient holds NaN or Inf; refused")
             }
         }
@@ -104,14 +103,14 @@ public final class ParameterStore {
         gradients.map { g in
             var slot = slots[g.key]!
             slot.version += 1
+            let values: UnsafePointer<Float>
             do {
-                try withFloats(g) { values in
-                    Optimizer.apply(optimizer, weights: slot.weights, state: slot.state, gradient: values,
-                                    count: slot.count, step: slot.version)
-                }
+                values = try floats(g)
             } catch {
                 preconditionFailure("apply of a push that validate did not pass: \(error)")
             }
+            Optimizer.apply(optimizer, weights: slot.weights, state: slot.state, gradient: values, count: slot.count,
+                            step: slot.version)
             slots[g.key] = slot
             return slot.version
         }
@@ -123,11 +122,12 @@ public final class ParameterStore {
         return try body(UnsafeBufferPointer(start: slot.weights, count: slot.count), slot.version)
     }
 
-    /// Lends the payload as fp32: in place when it already is aligned fp32, else decoded into the scratch buffer.
-    private func withFloats<R>(_ view: TensorView, _ body: (UnsafePointer<Float>) -> R) throws(SwiftPSError) -> R {
+    /// The payload as fp32: in place when it already is aligned fp32, else decoded into the scratch buffer (valid
+    /// until the next call; the caller keeps the payload's frame alive meanwhile).
+    private func floats(_ view: TensorView) throws(SwiftPSError) -> UnsafePointer<Float> {
         let base = view.bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 4)!
         if view.dtype == .f32 && Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
-            return body(base.assumingMemoryBound(to: Float.self))
+            return base.assumingMemoryBound(to: Float.self)
         }
         if alignedScratch.count < view.count {
             alignedScratch.deallocate()
@@ -135,7 +135,7 @@ public final class ParameterStore {
         }
         try GradientCodec.decode(view.dtype, payload: UnsafeRawBufferPointer(start: base, count: view.bytes.count),
                                  count: view.count, into: alignedScratch.baseAddress!)
-        return body(alignedScratch.baseAddress!)
+        return UnsafePointer(alignedScratch.baseAddress!)
     }
 }
 

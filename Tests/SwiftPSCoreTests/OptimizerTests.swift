@@ -127,6 +127,19 @@ func run(_ config: OptimizerConfig, from weights: [Float], steps: [[Float]]) -> 
         #expect(!Optimizer.allFinite(values, count: values.count))
     }
 
+    /// The check runs eight lanes at a time plus a tail: a bad value is found at every position of either.
+    @Test(arguments: [Float.nan, Float.infinity, -Float.infinity]) func everyLaneAndTheTailAreChecked(bad: Float) {
+        var values = (0..<43).map { Float($0) - 21.5 }
+        values[5] = Float.greatestFiniteMagnitude
+        values[6] = -Float.leastNonzeroMagnitude
+        #expect(Optimizer.allFinite(values, count: values.count))
+        for position in values.indices {
+            var broken = values
+            broken[position] = bad
+            #expect(!Optimizer.allFinite(broken, count: broken.count), "missed at \(position)")
+        }
+    }
+
     @Test func onlyTheFirstCountValuesAreRead() {
         let values: [Float] = [1, 2, .nan]
         #expect(Optimizer.allFinite(values, count: 2))
