@@ -3,7 +3,8 @@ import Foundation
 import SwiftPSCore
 
 /// Turns SIGTERM and SIGINT into a shutdown request (and calls `also`, e.g. to stop child processes).
-/// The returned sources must stay alive for as long as the signals should be handled.
+/// The returned sources must stay alive for as long as the signals should be handled: callers hold them with
+/// `defer { _ = signals }`, since ARC may otherwise release them right after this call.
 func handleSignals(_ shutdown: Shutdown, log: Log, also: (@Sendable (Int32) -> Void)? = nil) -> [any DispatchSourceSignal] {
     [SIGTERM, SIGINT].map { number in
         signal(number, SIG_IGN)

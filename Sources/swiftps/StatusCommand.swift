@@ -18,7 +18,6 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try CoordinatorClient(context: ZMQContext(), endpoint: coordinator)
-        defer { _ = client }
         do {
             let status = try await client.clusterStatus()
             await client.close()
