@@ -15,6 +15,9 @@ public final class CoordinatorClient: Sendable {
 
     public func close() async { await rpc.close() }
 
+    /// Fails the calls in flight at once (see `RPCClient.abort`).
+    public func abort() { rpc.abort() }
+
     /// Registers, retrying with backoff until the coordinator answers (nodes may start before it does).
     /// - Throws: UNAVAILABLE naming the address when nothing answered within `connectTimeout`, CANCELLED on shutdown.
     public func register(role: Role, address: String, connectTimeout: Duration, shutdown: Shutdown,

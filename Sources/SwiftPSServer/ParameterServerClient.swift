@@ -14,6 +14,9 @@ public final class ParameterServerClient: Sendable {
 
     public func close() async { await rpc.close() }
 
+    /// Fails the calls in flight at once (see `RPCClient.abort`).
+    public func abort() { rpc.abort() }
+
     /// Applies `gradients` on the server; returns each key's new version.
     public func push(_ gradients: [OutgoingTensor], timeout: Duration = .seconds(30)) async throws -> [UInt64] {
         try await rpc.call(.push, Empty(), tensors: gradients, timeout: timeout).body(PushReply.self).versions

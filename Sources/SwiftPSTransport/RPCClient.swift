@@ -73,13 +73,19 @@ public final class RPCClient: Sendable {
         }
     }
 
-    /// Fails every call in flight with UNAVAILABLE and stops the socket thread; waits until it has stopped.
-    public func close() async {
+    /// Fails every call in flight with UNAVAILABLE and stops the socket thread, without waiting for it (callable
+    /// from a signal handler's queue); `close()` also waits.
+    public func abort() {
         let alreadyClosed = shared.withLock { state in
             defer { state.closed = true }
             return state.closed
         }
         if !alreadyClosed { wake.signal() }
+    }
+
+    /// Fails every call in flight with UNAVAILABLE and stops the socket thread; waits until it has stopped.
+    public func close() async {
+        abort()
         await exit.wait()
     }
 

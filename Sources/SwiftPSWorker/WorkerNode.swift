@@ -60,6 +60,9 @@ public enum WorkerNode {
         } catch {
             for client in servers.values { await client.close() }
             await coordinator.close()
+            if shutdown.isRequested, !((error as? SwiftPSError)?.code == .cancelled) {
+                throw SwiftPSError(.cancelled, "shutdown requested (\(error))")
+            }
             throw error
         }
     }
@@ -79,6 +82,12 @@ public enum WorkerNode {
         let map = try await coordinator.waitForShardMap(shutdown: shutdown, log: log)
         for server in map.servers {
             servers[server.id] = try ParameterServerClient(context: context, endpoint: server.address)
+        }
+        // On shutdown the servers may leave first: fail the exchange (or barrier) in flight now, not at its deadline.
+        let clients = Array(servers.values)
+        shutdown.onRequest {
+            for client in clients { client.abort() }
+            coordinator.abort()
         }
         let (train, test) = try JobData.load(job)
         let shard = train.shard(rank: rank, of: job.workers)
