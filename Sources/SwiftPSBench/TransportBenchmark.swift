@@ -25,13 +25,15 @@ public enum TransportBenchmark {
 
     /// - Parameter only: run only the figures whose names contain this text (nil: all).
     public static func run(secondsPerRound: Double, json: Bool, only: String? = nil) async throws {
-        let context = ZMQContext()
+        // One context (so one libzmq I/O thread) for the server and one for the client, as in two processes; the raw
+        // baseline does the same.
+        let serverContext = ZMQContext(), clientContext = ZMQContext()
         let params = sizes.map { ParamSpec(name: $0.label, count: $0.bytes / 4, fanIn: 0) }
         let chunks = Placement.chunks(params: params, chunkElements: chunkBytes / 4, servers: [0])
         let store = ParameterStore(chunks: chunks, params: params, seed: 1,
                                    optimizer: OptimizerConfig(kind: .sgd, learningRate: 1e-6))
-        let server = try RPCServer(context: context, bind: "tcp://127.0.0.1:0", handler: ParameterServerHandler(store: store))
-        let client = try ParameterServerClient(context: context, endpoint: server.endpoint)
+        let server = try RPCServer(context: serverContext, bind: "tcp://127.0.0.1:0", handler: ParameterServerHandler(store: store))
+        let client = try ParameterServerClient(context: clientContext, endpoint: server.endpoint)
         let report = Report(json: json)
         let round = Duration.milliseconds(Int64(secondsPerRound * 1000))
         if !json {

@@ -12,13 +12,14 @@ public enum RawZMQBaseline {
     public static func measure(requestBytes: Int, replyBytes: Int, frames: Int = 1, window: Int,
                                duration: Duration) throws(SwiftPSError) -> (count: Int, seconds: Double) {
         _ = AllocatorTuning.applied
-        let context = ZMQContext()
-        let router = try ZMQSocket(context, type: ZMQ_ROUTER)
+        // One context (so one I/O thread) per side, as two processes would have.
+        let routerContext = ZMQContext(), dealerContext = ZMQContext()
+        let router = try ZMQSocket(routerContext, type: ZMQ_ROUTER)
         try router.set(ZMQ_SNDHWM, Int32(100_000))
         try router.set(ZMQ_RCVHWM, Int32(100_000))
         try router.bind("tcp://127.0.0.1:0")
         let endpoint = router.lastEndpoint
-        let dealer = try ZMQSocket(context, type: ZMQ_DEALER)
+        let dealer = try ZMQSocket(dealerContext, type: ZMQ_DEALER)
         try dealer.connect(endpoint)
         let request = FloatBuffer(count: max(1, requestBytes / 4))
         let reply = FloatBuffer(count: max(1, replyBytes / 4))
