@@ -97,6 +97,9 @@ public enum WorkerNode {
         let sampler = BatchSampler(data: shard, batchSize: job.batchSize, seed: job.seed ^ UInt64(rank + 1) << 40)
         let loop = TrainingLoop(job: job, rank: rank, model: model, exchange: exchange, sampler: sampler, test: test,
                                 heartbeat: heartbeat, metrics: metrics, options: options)
+        guard loop.steps > 0 else {
+            throw SwiftPSError(.invalidArgument, "rank \(rank)'s part of the data has \(shard.count) samples, fewer than one push of \(job.accumulate) × \(job.batchSize)")
+        }
         log.info("rank \(rank): \(shard.count) samples, \(loop.steps) steps of \(job.accumulate) × \(job.batchSize) over \(map.servers.count) servers")
         metrics?.header(job: job, rank: rank, nodeID: id, version: options.version,
                         parameters: model.specs.reduce(0) { $0 + $1.count }, steps: loop.steps)
