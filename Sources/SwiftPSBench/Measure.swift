@@ -26,7 +26,7 @@ enum Measure {
             calls += 1
             now = ContinuousClock.now
         } while now < end
-        return Double(calls) / (now - start).secondsDouble
+        return Double(calls) / (now - start).seconds
     }
 
     /// The medians of a measurement and its baseline, taken alternately round by round so that a change in the

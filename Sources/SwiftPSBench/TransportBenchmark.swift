@@ -97,7 +97,7 @@ public enum TransportBenchmark {
             }
             return try await group.reduce(0, +)
         }
-        return Double(count) / (ContinuousClock.now - start).secondsDouble
+        return Double(count) / (ContinuousClock.now - start).seconds
     }
 
     static func raw(request: Int, reply: Int, frames: Int = 1, window: Int, duration: Duration) async throws -> Double {

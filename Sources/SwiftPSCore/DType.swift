@@ -13,7 +13,7 @@ public enum DType: Int, Sendable, CaseIterable, CustomStringConvertible {
     /// The dense encodings, in which values are also served.
     public static let dense: [DType] = [.f32, .bf16, .f16]
 
-    public var isDense: Bool { byteWidth > 0 && self != .int8 }
+    public var isDense: Bool { DType.dense.contains(self) }
 
     /// Bytes per element of a dense encoding (int8: 1, plus its scale; top-k: 0, variable).
     public var byteWidth: Int {

@@ -16,6 +16,4 @@ public final class FloatBuffer: @unchecked Sendable {
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
     public var array: [Float] { Array(buffer) }
-
-    public func fill(_ value: Float) { pointer.update(repeating: value, count: count) }
 }

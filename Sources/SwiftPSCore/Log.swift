@@ -3,16 +3,12 @@ import Foundation
 /// One line per event on standard error: time, who, what. Standard output stays for machine-readable lines.
 public struct Log: Sendable {
     public var name: String
-    public var verbose: Bool
 
-    public init(_ name: String, verbose: Bool = false) {
+    public init(_ name: String) {
         self.name = name
-        self.verbose = verbose
     }
 
     public func info(_ message: @autoclosure () -> String) { write(message()) }
-
-    public func debug(_ message: @autoclosure () -> String) { if verbose { write(message()) } }
 
     public func error(_ message: @autoclosure () -> String) { write("error: " + message()) }
 

@@ -66,7 +66,7 @@ public enum RawZMQBaseline {
                 completed += 1
             }
         }
-        return (completed, (ContinuousClock.now - start).secondsDouble)
+        return (completed, (ContinuousClock.now - start).seconds)
     }
 }
 
@@ -90,8 +90,5 @@ public func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () throws
     }
 }
 
-extension Duration {
-    public var secondsDouble: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
 
 import Synchronization

@@ -130,10 +130,6 @@ public enum WorkerNode {
     }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-    var fractionalMilliseconds: Double { seconds * 1000 }
-}
 
 extension WorkerNode {
     /// One BLAS thread per worker: the machine's cores are shared by every process of the job.

@@ -7,7 +7,7 @@ final class ChildProcess: Sendable {
     let name: String
     let logPath: String
     private let process: Process
-    private let exited = ExitState()
+    private let exitStatus = OneShot<Int32>()
 
     /// Starts `executable arguments`; `onLine` gets each stdout line (on the reader thread).
     init(name: String, executable: String, arguments: [String], logDirectory: String,
@@ -23,14 +23,7 @@ final class ChildProcess: Sendable {
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardInput = FileHandle.nullDevice
         self.process = process
-        process.terminationHandler = { [exited] process in
-            let waiters = exited.state.withLock { state in
-                state.done = true
-                defer { state.waiters = [] }
-                return state.waiters
-            }
-            for waiter in waiters { waiter.resume(returning: process.terminationStatus) }
-        }
+        process.terminationHandler = { [exitStatus] process in exitStatus.set(process.terminationStatus) }
         try process.run()
         let reader = Thread {
             var pending = Data()
@@ -56,31 +49,14 @@ final class ChildProcess: Sendable {
     func forceKill() { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 
     /// Waits for the exit status.
-    func wait() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let done = exited.state.withLock { state -> Bool in
-                if !state.done { state.waiters.append(continuation) }
-                return state.done
-            }
-            if done { continuation.resume(returning: process.terminationStatus) }
-        }
-    }
+    func wait() async -> Int32 { await exitStatus.value() }
 
     /// Waits at most `timeout`; nil if still running.
-    func wait(timeout: Duration) async -> Int32? {
-        let end = ContinuousClock.now + timeout
-        while isRunning && ContinuousClock.now < end { try? await Task.sleep(for: .milliseconds(20)) }
-        return isRunning ? nil : await wait()
-    }
+    func wait(timeout: Duration) async -> Int32? { await exitStatus.value(timeout: timeout) }
 
     /// The last lines of its log, for error reports.
     func logTail(_ lines: Int = 15) -> String {
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
     }
-}
-
-/// Whether a child has exited, and who waits for it.
-final class ExitState: Sendable {
-    let state = Mutex<(done: Bool, waiters: [CheckedContinuation<Int32, Never>])>((false, []))
 }

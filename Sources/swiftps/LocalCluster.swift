@@ -39,11 +39,13 @@ final class LocalCluster: Sendable {
     }
 
     func train(job: JobOptions, config: JobConfig, shutdown: Shutdown) async throws -> Outcome {
-        let listening = Listening()
+        // The coordinator's address, or nil once it has exited without printing one.
+        let listening = OneShot<String?>()
         let coordinator = try start("coordinator", ["coordinator", "--bind", "tcp://127.0.0.1:0"] + job.arguments) { line in
             if line.hasPrefix("listening ") { listening.set(String(line.dropFirst("listening ".count))) }
         }
-        guard let address = await listening.wait(timeout: .seconds(20), while: { coordinator.isRunning }) else {
+        Task { _ = await coordinator.wait(); listening.set(nil) }
+        guard let address = await listening.value(timeout: .seconds(20)) ?? nil else {
             throw LocalError("the coordinator did not start:\n\(coordinator.logTail())")
         }
         let servers = try (0..<config.servers).map { index in
@@ -123,19 +125,4 @@ final class LocalCluster: Sendable {
 struct LocalError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// A value that one thread sets once and a task waits for.
-final class Listening: Sendable {
-    private let value = Mutex<String?>(nil)
-    func set(_ address: String) { value.withLock { $0 = address } }
-
-    func wait(timeout: Duration, while alive: () -> Bool) async -> String? {
-        let end = ContinuousClock.now + timeout
-        while ContinuousClock.now < end && alive() {
-            if let address = value.withLock({ $0 }) { return address }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return value.withLock { $0 }
-    }
 }
