@@ -8,6 +8,8 @@ import SwiftPSTransport
 /// A node must heartbeat from the moment it registers (also while it waits for the shard map), or it is marked dead.
 /// The job ends once the expected workers have all registered and none is still alive (finished or dead); servers
 /// learn it from their next heartbeat and leave, and the coordinator is done when no server is left alive.
+/// A worker may join a running job (rank ≥ `job.workers`) until it ends; servers hear of dead workers' ranks in
+/// their heartbeat replies, so that no consistency clock waits for them.
 public final class CoordinatorHandler: RPCHandler {
     struct Node {
         var info: NodeInfo
@@ -96,10 +98,12 @@ public final class CoordinatorHandler: RPCHandler {
         if let id = instances[request.instance], let node = nodes[id] {  // a retried Register
             return RegisterReply(nodeID: id, rank: node.info.rank, job: job)
         }
-        let expected = request.role == .server ? job.servers : job.workers
         let rank = nodes.values.filter { $0.info.role == request.role }.count
-        guard rank < expected else {
-            throw SwiftPSError(.failedPrecondition, "the job expects \(expected) \(request.role)s and all have registered")
+        if request.role == .server && rank >= job.servers {
+            throw SwiftPSError(.failedPrecondition, "the job expects \(job.servers) servers and all have registered")
+        }
+        if request.role == .worker && jobFinished {
+            throw SwiftPSError(.failedPrecondition, "the job has finished; no worker can join it")
         }
         if request.role == .server {
             guard !request.address.isEmpty else { throw SwiftPSError(.invalidArgument, "a server must give its address") }
@@ -109,7 +113,8 @@ public final class CoordinatorHandler: RPCHandler {
         nodes[id] = Node(info: NodeInfo(id: id, role: request.role, address: request.address, rank: UInt32(rank)),
                          instance: request.instance, lastHeartbeat: now)
         instances[request.instance] = id
-        log.info("\(request.role) \(id) (rank \(rank)) registered\(request.address.isEmpty ? "" : " at \(request.address)")")
+        let joining = request.role == .worker && rank >= job.workers ? ", joining the running job" : ""
+        log.info("\(request.role) \(id) (rank \(rank)) registered\(request.address.isEmpty ? "" : " at \(request.address)")\(joining)")
         if request.role == .server && rank + 1 == job.servers { buildShardMap() }
         return RegisterReply(nodeID: id, rank: UInt32(rank), job: job)
     }
@@ -130,7 +135,9 @@ public final class CoordinatorHandler: RPCHandler {
         nodes[request.nodeID]!.info.clock = request.clock
         nodes[request.nodeID]!.info.samplesPerSecond = request.samplesPerSecond
         if jobFinished && node.info.role == .server { nodes[request.nodeID]!.info.state = .finished }
-        return HeartbeatReply(jobFinished: jobFinished)
+        guard node.info.role == .server else { return HeartbeatReply(jobFinished: jobFinished) }
+        let dropped = nodes.values.filter { $0.info.role == .worker && $0.info.state == .dead }.map(\.info.rank)
+        return HeartbeatReply(jobFinished: jobFinished, droppedWorkers: dropped.sorted())
     }
 
     private func node(_ id: UInt32, role: Role?) throws(SwiftPSError) -> Node {
@@ -142,7 +149,7 @@ public final class CoordinatorHandler: RPCHandler {
     private func updateJobState() {
         guard !jobFinished else { return }
         let workers = nodes.values.filter { $0.info.role == .worker }
-        if workers.count == job.workers && !workers.contains(where: { $0.info.state == .alive }) {
+        if workers.count >= job.workers && !workers.contains(where: { $0.info.state == .alive }) {
             jobFinished = true
             log.info("job finished: every worker is done")
         }
@@ -151,7 +158,7 @@ public final class CoordinatorHandler: RPCHandler {
     /// Answers every barrier that all live workers have reached, once every expected worker has registered.
     private func releaseBarriers() -> [OutgoingReply] {
         let workers = nodes.values.filter { $0.info.role == .worker }
-        guard workers.count == job.workers else { return [] }
+        guard workers.count >= job.workers else { return [] }
         let alive = Set(workers.filter { $0.info.state == .alive }.map(\.info.id))
         var replies: [OutgoingReply] = []
         for (name, arrived) in barriers where alive.isSubset(of: arrived.keys) && !arrived.isEmpty {

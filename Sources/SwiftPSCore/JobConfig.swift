@@ -25,6 +25,8 @@ public struct JobConfig: Sendable, Equatable {
     public var allowNonFinite = false
     /// Payload dtype of pushes and pulls on the wire (mixed precision); servers keep fp32 masters.
     public var wireDType = DType.f32
+    /// How fresh the weights a worker computes on must be (see `Consistency`).
+    public var consistency = Consistency.async
 
     public init() {}
 

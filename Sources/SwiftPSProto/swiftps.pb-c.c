@@ -1132,6 +1132,51 @@ void   swiftps__v1__push_pull_request__free_unpacked
   assert(message->base.descriptor == &swiftps__v1__push_pull_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   swiftps__v1__push_pull_reply__init
+                     (Swiftps__V1__PushPullReply         *message)
+{
+  static const Swiftps__V1__PushPullReply init_value = SWIFTPS__V1__PUSH_PULL_REPLY__INIT;
+  *message = init_value;
+}
+size_t swiftps__v1__push_pull_reply__get_packed_size
+                     (const Swiftps__V1__PushPullReply *message)
+{
+  assert(message->base.descriptor == &swiftps__v1__push_pull_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t swiftps__v1__push_pull_reply__pack
+                     (const Swiftps__V1__PushPullReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &swiftps__v1__push_pull_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t swiftps__v1__push_pull_reply__pack_to_buffer
+                     (const Swiftps__V1__PushPullReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &swiftps__v1__push_pull_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Swiftps__V1__PushPullReply *
+       swiftps__v1__push_pull_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Swiftps__V1__PushPullReply *)
+     protobuf_c_message_unpack (&swiftps__v1__push_pull_reply__descriptor,
+                                allocator, len, data);
+}
+void   swiftps__v1__push_pull_reply__free_unpacked
+                     (Swiftps__V1__PushPullReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &swiftps__v1__push_pull_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   swiftps__v1__stats_request__init
                      (Swiftps__V1__StatsRequest         *message)
 {
@@ -1582,7 +1627,7 @@ const ProtobufCMessageDescriptor swiftps__v1__optimizer_config__descriptor =
   (ProtobufCMessageInit) swiftps__v1__optimizer_config__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[17] =
+static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[18] =
 {
   {
     "seed",
@@ -1788,6 +1833,18 @@ static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "consistency",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__JobConfig, consistency),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
   13,   /* field[13] = accumulate */
@@ -1795,6 +1852,7 @@ static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
   6,   /* field[6] = batch_size */
   3,   /* field[3] = chunk_elements */
   14,   /* field[14] = compression */
+  17,   /* field[17] = consistency */
   7,   /* field[7] = epochs */
   10,   /* field[10] = heartbeat_timeout_ms */
   1,   /* field[1] = layer_sizes */
@@ -1811,7 +1869,7 @@ static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
 static const ProtobufCIntRange swiftps__v1__job_config__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
 {
@@ -1821,7 +1879,7 @@ const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
   "Swiftps__V1__JobConfig",
   "swiftps.v1",
   sizeof(Swiftps__V1__JobConfig),
-  17,
+  18,
   swiftps__v1__job_config__field_descriptors,
   swiftps__v1__job_config__field_indices_by_name,
   1,  swiftps__v1__job_config__number_ranges,
@@ -2303,7 +2361,7 @@ const ProtobufCMessageDescriptor swiftps__v1__heartbeat_request__descriptor =
   (ProtobufCMessageInit) swiftps__v1__heartbeat_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor swiftps__v1__heartbeat_reply__field_descriptors[1] =
+static const ProtobufCFieldDescriptor swiftps__v1__heartbeat_reply__field_descriptors[2] =
 {
   {
     "job_finished",
@@ -2317,14 +2375,27 @@ static const ProtobufCFieldDescriptor swiftps__v1__heartbeat_reply__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dropped_workers",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Swiftps__V1__HeartbeatReply, n_dropped_workers),
+    offsetof(Swiftps__V1__HeartbeatReply, dropped_workers),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned swiftps__v1__heartbeat_reply__field_indices_by_name[] = {
+  1,   /* field[1] = dropped_workers */
   0,   /* field[0] = job_finished */
 };
 static const ProtobufCIntRange swiftps__v1__heartbeat_reply__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor swiftps__v1__heartbeat_reply__descriptor =
 {
@@ -2334,7 +2405,7 @@ const ProtobufCMessageDescriptor swiftps__v1__heartbeat_reply__descriptor =
   "Swiftps__V1__HeartbeatReply",
   "swiftps.v1",
   sizeof(Swiftps__V1__HeartbeatReply),
-  1,
+  2,
   swiftps__v1__heartbeat_reply__field_descriptors,
   swiftps__v1__heartbeat_reply__field_indices_by_name,
   1,  swiftps__v1__heartbeat_reply__number_ranges,
@@ -2775,7 +2846,7 @@ const ProtobufCMessageDescriptor swiftps__v1__pull_reply__descriptor =
   (ProtobufCMessageInit) swiftps__v1__pull_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor swiftps__v1__push_pull_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor swiftps__v1__push_pull_request__field_descriptors[3] =
 {
   {
     "dtype",
@@ -2789,14 +2860,40 @@ static const ProtobufCFieldDescriptor swiftps__v1__push_pull_request__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "worker_rank",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__PushPullRequest, worker_rank),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__PushPullRequest, last),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned swiftps__v1__push_pull_request__field_indices_by_name[] = {
   0,   /* field[0] = dtype */
+  2,   /* field[2] = last */
+  1,   /* field[1] = worker_rank */
 };
 static const ProtobufCIntRange swiftps__v1__push_pull_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor swiftps__v1__push_pull_request__descriptor =
 {
@@ -2806,11 +2903,62 @@ const ProtobufCMessageDescriptor swiftps__v1__push_pull_request__descriptor =
   "Swiftps__V1__PushPullRequest",
   "swiftps.v1",
   sizeof(Swiftps__V1__PushPullRequest),
-  1,
+  3,
   swiftps__v1__push_pull_request__field_descriptors,
   swiftps__v1__push_pull_request__field_indices_by_name,
   1,  swiftps__v1__push_pull_request__number_ranges,
   (ProtobufCMessageInit) swiftps__v1__push_pull_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor swiftps__v1__push_pull_reply__field_descriptors[2] =
+{
+  {
+    "clock",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__PushPullReply, clock),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lag",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__PushPullReply, lag),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned swiftps__v1__push_pull_reply__field_indices_by_name[] = {
+  0,   /* field[0] = clock */
+  1,   /* field[1] = lag */
+};
+static const ProtobufCIntRange swiftps__v1__push_pull_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor swiftps__v1__push_pull_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "swiftps.v1.PushPullReply",
+  "PushPullReply",
+  "Swiftps__V1__PushPullReply",
+  "swiftps.v1",
+  sizeof(Swiftps__V1__PushPullReply),
+  2,
+  swiftps__v1__push_pull_reply__field_descriptors,
+  swiftps__v1__push_pull_reply__field_indices_by_name,
+  1,  swiftps__v1__push_pull_reply__number_ranges,
+  (ProtobufCMessageInit) swiftps__v1__push_pull_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 #define swiftps__v1__stats_request__field_descriptors NULL
@@ -3277,7 +3425,7 @@ static const ProtobufCMethodDescriptor swiftps__v1__parameter_server__method_des
 {
   { "Push", &swiftps__v1__push_request__descriptor, &swiftps__v1__push_reply__descriptor },
   { "Pull", &swiftps__v1__pull_request__descriptor, &swiftps__v1__pull_reply__descriptor },
-  { "PushPull", &swiftps__v1__push_pull_request__descriptor, &swiftps__v1__pull_reply__descriptor },
+  { "PushPull", &swiftps__v1__push_pull_request__descriptor, &swiftps__v1__push_pull_reply__descriptor },
   { "Stats", &swiftps__v1__stats_request__descriptor, &swiftps__v1__stats_reply__descriptor },
 };
 const unsigned swiftps__v1__parameter_server__method_indices_by_name[] = {
@@ -3315,7 +3463,7 @@ void swiftps__v1__parameter_server__pull(ProtobufCService *service,
 }
 void swiftps__v1__parameter_server__push_pull(ProtobufCService *service,
                                               const Swiftps__V1__PushPullRequest *input,
-                                              Swiftps__V1__PullReply_Closure closure,
+                                              Swiftps__V1__PushPullReply_Closure closure,
                                               void *closure_data)
 {
   assert(service->descriptor == &swiftps__v1__parameter_server__descriptor);

@@ -27,10 +27,14 @@ public final class ParameterServerClient: Sendable {
         try await rpc.call(.pull, PullRequest(keys: keys, dtype: dtype), timeout: timeout).tensors
     }
 
-    /// Applies `gradients`, then returns the new values of the same keys in `dtype`.
-    public func pushPull(_ gradients: [OutgoingTensor], dtype: DType = .f32,
-                         timeout: Duration = .seconds(30)) async throws -> [ReceivedTensor] {
-        try await rpc.call(.pushPull, PushPullRequest(dtype: dtype), tensors: gradients, timeout: timeout).tensors
+    /// Applies `gradients` as worker `rank`'s next clock, then returns the new values of the same keys in `dtype`,
+    /// once the job's consistency model allows (BSP: when the round is complete), with the clock and its lag.
+    /// - Parameter last: the worker's final push; its clock stops holding the others back.
+    public func pushPull(_ gradients: [OutgoingTensor], dtype: DType = .f32, rank: UInt32 = 0, last: Bool = false,
+                         timeout: Duration = .seconds(30)) async throws -> (values: [ReceivedTensor], clock: PushPullReply) {
+        let reply = try await rpc.call(.pushPull, PushPullRequest(dtype: dtype, workerRank: rank, last: last),
+                                       tensors: gradients, timeout: timeout)
+        return (reply.tensors, try reply.body(PushPullReply.self))
     }
 
     public func stats(timeout: Duration = .seconds(5)) async throws -> StatsReply {

@@ -31,10 +31,28 @@ public final class ServerCounters: Sendable {
 ///
 /// Until its shard is installed it answers UNAVAILABLE. Every request is validated whole before anything is applied;
 /// a refused request leaves the weights as they were and is counted in `rejected`.
+///
+/// Push-pulls follow the job's consistency model through a `ClockTable`: under async and SSP a push is applied on
+/// arrival, under BSP it is kept (its frames, uncopied) until every live worker has pushed the same clock, then the
+/// round's pushes are summed in rank order and applied once. The reply is parked until the table releases it.
 public final class ParameterServerHandler: RPCHandler {
+    /// A push-pull's reply, waiting for the consistency model.
+    struct ParkedPull {
+        var route: Route
+        var keys: [UInt64]
+        var dtype: DType
+    }
+
     public let counters: ServerCounters
     public let nodeID: UInt32
     private var store: ParameterStore?
+    private var clocks = ClockTable<ParkedPull>(consistency: .async, workers: 0)
+    /// BSP: each open round's pushes, by worker rank, held in their received frames.
+    private var rounds: [UInt64: [UInt32: [ReceivedTensor]]] = [:]
+    /// BSP: per key, the round's sum, and a decode buffer for 16-bit and compressed payloads.
+    private var sums: [UInt64: FloatBuffer] = [:]
+    private var decoded = FloatBuffer(count: 0)
+    private var droppedRanks: Set<UInt32> = []
     /// Where another thread leaves the shard for the socket thread to pick up.
     public let mailbox = ShardMailbox()
     /// Pull snapshots per key, each reused once libzmq has released the send that carried it: the pool grows to
@@ -47,26 +65,37 @@ public final class ParameterServerHandler: RPCHandler {
         self.counters = counters
     }
 
-    /// Hands the shard to the socket thread; the handler owns the store from then on.
-    public func install(_ store: sending ParameterStore) { mailbox.install(store) }
+    /// Hands the shard to the socket thread, with the job's consistency model and its expected workers (ranks
+    /// `0..<workers` take part from the first clock); the handler owns the store from then on.
+    public func install(_ store: sending ParameterStore, consistency: Consistency = .async, workers: Int = 0) {
+        mailbox.install(store, clocks: ClockTable(consistency: consistency, workers: workers))
+    }
 
-    public func tick(now: ContinuousClock.Instant) -> [OutgoingReply] { [] }
+    /// Takes the workers the coordinator dropped: their clocks no longer hold the others back.
+    public func tick(now: ContinuousClock.Instant) -> [OutgoingReply] {
+        guard (try? shard()) != nil else { return [] }
+        var replies: [OutgoingReply] = []
+        for rank in mailbox.takeDropped() where droppedRanks.insert(rank).inserted {
+            replies += carryOut(clocks.drop(rank))
+        }
+        return replies
+    }
 
     public func refused(_ error: SwiftPSError) { counters.add(.rejected, 1) }
 
     public func handle(_ request: IncomingRequest) -> [OutgoingReply] {
         counters.add(.bytesReceived, request.byteCount)
         do {
-            let reply = try answer(request)
-            counters.add(.bytesSent, reply.tensors.reduce(0) { $0 + $1.payload.bytes.count })
-            return [reply]
+            let replies = try answer(request)
+            for reply in replies { counters.add(.bytesSent, reply.tensors.reduce(0) { $0 + $1.payload.bytes.count }) }
+            return replies
         } catch {
             counters.add(.rejected, 1)
             return [OutgoingReply(to: request.route, error: error)]
         }
     }
 
-    private func answer(_ request: IncomingRequest) throws(SwiftPSError) -> OutgoingReply {
+    private func answer(_ request: IncomingRequest) throws(SwiftPSError) -> [OutgoingReply] {
         let route = request.route
         guard let method = request.envelope.method else {
             throw SwiftPSError(.unimplemented, "unknown method \(request.envelope.methodRaw)")
@@ -74,31 +103,94 @@ public final class ParameterServerHandler: RPCHandler {
         switch method {
         case .push:
             try Empty.validate(request.envelope.body)
-            let versions = try apply(request.tensors)
-            return OutgoingReply(to: route, PushReply(versions: versions))
+            guard clocks.consistency != .bsp else {
+                throw SwiftPSError(.failedPrecondition, "a BSP job takes pushes as PushPull, with the worker's rank")
+            }
+            let versions = try withValidated(request.tensors) { store, views in store.apply(views) }
+            return [OutgoingReply(to: route, PushReply(versions: versions))]
         case .pull:
             let pull = try PullRequest(decoding: request.envelope.body)
             try requireNoTensors(request)
-            return OutgoingReply(to: route, Empty(), tensors: try values(pull.keys, dtype: pull.dtype))
+            return [OutgoingReply(to: route, Empty(), tensors: try values(pull.keys, dtype: pull.dtype))]
         case .pushPull:
-            let pushPull = try PushPullRequest(decoding: request.envelope.body)
-            guard pushPull.dtype.isDense else {  // checked before applying: a refused request changes nothing
-                throw SwiftPSError(.invalidArgument, "values are served as f32, bf16 or f16, not \(pushPull.dtype)")
-            }
-            _ = try apply(request.tensors)
-            return OutgoingReply(to: route, Empty(),
-                                 tensors: try values(request.tensors.map(\.header.key), dtype: pushPull.dtype))
+            return try pushPull(request)
         case .stats:
             try Empty.validate(request.envelope.body)
-            return OutgoingReply(to: route, stats())
+            return [OutgoingReply(to: route, stats())]
         default:
             throw SwiftPSError(.unimplemented, "\(method) is not a ParameterServer method")
         }
     }
 
+    /// Validates the push whole, advances the worker's clock, applies the push (or keeps it for its BSP round),
+    /// and answers every push-pull the consistency model now allows.
+    private func pushPull(_ request: IncomingRequest) throws(SwiftPSError) -> [OutgoingReply] {
+        let pushPull = try PushPullRequest(decoding: request.envelope.body)
+        guard pushPull.dtype.isDense else {  // checked before applying: a refused request changes nothing
+            throw SwiftPSError(.invalidArgument, "values are served as f32, bf16 or f16, not \(pushPull.dtype)")
+        }
+        let parked = ParkedPull(route: request.route, keys: request.tensors.map(\.header.key), dtype: pushPull.dtype)
+        let decision = try withValidated(request.tensors) { (store, views) throws(SwiftPSError) in
+            let (clock, decision) = try clocks.push(from: pushPull.workerRank, last: pushPull.last, waiter: parked)
+            if clocks.consistency == .bsp {
+                rounds[clock, default: [:]][pushPull.workerRank] = request.tensors
+            } else {
+                _ = store.apply(views)
+            }
+            return decision
+        }
+        return carryOut(decision)
+    }
+
+    /// Applies the rounds the table completed and answers the replies it released.
+    private func carryOut(_ decision: ClockTable<ParkedPull>.Decision) -> [OutgoingReply] {
+        for round in decision.completedRounds { applyRound(round) }
+        return decision.released.map { release in
+            let parked = release.waiter
+            do throws(SwiftPSError) {
+                return OutgoingReply(to: parked.route, PushPullReply(clock: release.clock, lag: release.lag),
+                                     tensors: try values(parked.keys, dtype: parked.dtype))
+            } catch {
+                return OutgoingReply(to: parked.route, error: error)
+            }
+        }
+    }
+
+    /// Sums a BSP round's pushes key by key in rank order (the same order, so the same bits, on any number of
+    /// servers and in every run), then applies each key's sum once.
+    private func applyRound(_ round: UInt64) {
+        guard let pushes = rounds.removeValue(forKey: round), let store else { return }
+        var order: [UInt64] = []
+        for rank in pushes.keys.sorted() {
+            for tensor in pushes[rank]! {
+                let key = tensor.header.key, count = Int(tensor.header.count)
+                let sum = sums[key] ?? FloatBuffer(count: count)
+                sums[key] = sum
+                if decoded.count < count { decoded = FloatBuffer(count: count) }
+                let first = !order.contains(key)
+                if first { order.append(key) }
+                tensor.frame.withBytes { bytes in
+                    // Validated on arrival, so decoding cannot fail.
+                    try? GradientCodec.decode(tensor.header.dtype ?? .f32, payload: bytes, count: count,
+                                              into: first ? sum.pointer : decoded.pointer)
+                }
+                if !first { for i in 0..<count { sum.pointer[i] += decoded.pointer[i] } }
+            }
+        }
+        let views = order.map { key in
+            let sum = sums[key]!, count = store.count(of: key)!
+            return TensorView(key: key, dtype: .f32, count: count,
+                              bytes: UnsafeRawBufferPointer(start: sum.pointer, count: count * 4))
+        }
+        _ = store.apply(views)
+    }
+
     private func shard() throws(SwiftPSError) -> ParameterStore {
-        if store == nil { store = mailbox.take() }
-        guard let store else { throw SwiftPSError(.unavailable, "server \(nodeID) has no shard yet") }
+        if store == nil, let (installed, table) = mailbox.take() {
+            store = installed
+            clocks = table
+        }
+        guard let store else { throw SwiftPSError(.unavailable, "this server has no shard yet") }
         return store
     }
 
@@ -108,17 +200,19 @@ public final class ParameterServerHandler: RPCHandler {
         }
     }
 
-    private func apply(_ tensors: [ReceivedTensor]) throws(SwiftPSError) -> [UInt64] {
+    /// Validates a whole push, counts it, and hands `body` views that point into the frames (alive meanwhile).
+    private func withValidated<R>(_ tensors: [ReceivedTensor],
+                                  _ body: (ParameterStore, [TensorView]) throws(SwiftPSError) -> R) throws(SwiftPSError) -> R {
         let store = try shard()
         guard !tensors.isEmpty else { throw SwiftPSError(.invalidArgument, "a push needs at least one tensor") }
         let views = tensors.map { t in
             TensorView(key: t.header.key, dtype: t.header.dtype ?? .f32, count: Int(t.header.count), bytes: t.bytes)
         }
-        // The views point into the frames: keep them alive until the update is applied.
-        return try withExtendedLifetime(tensors) { () throws(SwiftPSError) -> [UInt64] in
+        return try withExtendedLifetime(tensors) { () throws(SwiftPSError) -> R in
             try store.validate(views)
+            let result = try body(store, views)
             counters.add(.pushes, 1)
-            return store.apply(views)
+            return result
         }
     }
 
@@ -169,20 +263,35 @@ public final class ParameterServerHandler: RPCHandler {
     }
 }
 
-/// Carries a shard from the task that built it to the server's socket thread.
+/// Carries a shard (and its clocks) from the task that built it, and the coordinator's news of dropped workers from
+/// the heartbeat loop, to the server's socket thread.
 public final class ShardMailbox: Sendable {
     private let slot = Mutex<StoreBox?>(nil)
+    private let dropped = Mutex<[UInt32]>([])
 
     /// Leaves the store for the socket thread; callable from any thread.
-    public func install(_ store: sending ParameterStore) {
-        let box = StoreBox(store)
+    func install(_ store: sending ParameterStore, clocks: ClockTable<ParameterServerHandler.ParkedPull>) {
+        let box = StoreBox(store, clocks)
         slot.withLock { $0 = box }
     }
 
-    func take() -> ParameterStore? {
+    /// Workers the coordinator marked dead (repeats are ignored by the handler).
+    public func drop(_ ranks: [UInt32]) {
+        guard !ranks.isEmpty else { return }
+        dropped.withLock { $0 += ranks }
+    }
+
+    func take() -> (ParameterStore, ClockTable<ParameterServerHandler.ParkedPull>)? {
         slot.withLock { box in
             defer { box = nil }
-            return box?.store
+            return box.map { ($0.store, $0.clocks) }
+        }
+    }
+
+    func takeDropped() -> [UInt32] {
+        dropped.withLock { ranks in
+            defer { ranks = [] }
+            return ranks
         }
     }
 }
@@ -190,5 +299,9 @@ public final class ShardMailbox: Sendable {
 /// `@unchecked Sendable`: taken exactly once, and the sender keeps no reference (`sending`).
 final class StoreBox: @unchecked Sendable {
     let store: ParameterStore
-    init(_ store: ParameterStore) { self.store = store }
+    let clocks: ClockTable<ParameterServerHandler.ParkedPull>
+    init(_ store: ParameterStore, _ clocks: ClockTable<ParameterServerHandler.ParkedPull>) {
+        self.store = store
+        self.clocks = clocks
+    }
 }

@@ -45,7 +45,7 @@ public enum ServerNode {
             try await withThrowingTaskGroup(of: Bool.self) { [log] group in
                 group.addTask {
                     try await heartbeatUntilDone(coordinator, nodeID: id, job: job, counters: counters,
-                                                 shutdown: shutdown, log: log)
+                                                 mailbox: mailbox, shutdown: shutdown, log: log)
                     return true
                 }
                 group.addTask {
@@ -53,8 +53,8 @@ public enum ServerNode {
                     let mine = map.chunks.filter { $0.server == id }
                     let store = ParameterStore(chunks: mine, params: map.params, seed: job.seed,
                                                optimizer: job.optimizer, allowNonFinite: job.allowNonFinite)
-                    log.info("serving \(mine.count) chunks (\(store.elements) floats) with \(job.optimizer.kind) at \(address)")
-                    mailbox.install(store)
+                    log.info("serving \(mine.count) chunks (\(store.elements) floats) with \(job.optimizer.kind), \(job.consistency), at \(address)")
+                    mailbox.install(store, clocks: ClockTable(consistency: job.consistency, workers: job.workers))
                     return false
                 }
                 // Done when the heartbeats end: the job is over (or shutdown), with or without a shard by then.
@@ -74,9 +74,12 @@ public enum ServerNode {
         await coordinator.close()
     }
 
-    /// Heartbeats until the coordinator says the job is over, shutdown is requested, or the coordinator is lost.
+    /// Heartbeats until the coordinator says the job is over, shutdown is requested, or the coordinator is lost;
+    /// passes on the workers the coordinator dropped, so that no clock waits for them.
     static func heartbeatUntilDone(_ coordinator: CoordinatorClient, nodeID: UInt32, job: JobConfig,
-                                   counters: ServerCounters, shutdown: Shutdown, log: Log) async throws {
+                                   counters: ServerCounters, mailbox: ShardMailbox, shutdown: Shutdown,
+                                   log: Log) async throws {
+        var dropped: Set<UInt32> = []
         let interval = Duration.milliseconds(max(100, job.heartbeatTimeoutMs / 5))
         let giveUp = Duration.milliseconds(job.heartbeatTimeoutMs * 3)
         var lastAnswer = ContinuousClock.now
@@ -91,6 +94,11 @@ public enum ServerNode {
                 let reply = try await coordinator.heartbeat(HeartbeatRequest(nodeID: nodeID, clock: pushes,
                                                                               samplesPerSecond: rate))
                 lastAnswer = ContinuousClock.now
+                let news = reply.droppedWorkers.filter { dropped.insert($0).inserted }
+                if !news.isEmpty {
+                    log.info("worker ranks \(news) dropped by the coordinator: no clock waits for them")
+                    mailbox.drop(news)
+                }
                 if reply.jobFinished {
                     log.info("job finished; leaving after \(pushes) pushes")
                     return

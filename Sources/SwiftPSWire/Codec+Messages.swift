@@ -52,6 +52,7 @@ extension JobConfig {
         j.compression = arena.string(compression.description)
         j.train_data = arena.string(trainData)
         j.test_data = arena.string(testData)
+        j.consistency = arena.string(consistency.description)
         return arena.new(j)
     }
 
@@ -84,6 +85,11 @@ extension JobConfig {
         self.compression = compression
         trainData = string(j.train_data)
         testData = string(j.test_data)
+        let consistencyText = string(j.consistency)
+        guard let consistency = consistencyText.isEmpty ? Consistency.async : Consistency(parsing: consistencyText) else {
+            throw SwiftPSError(.invalidArgument, "unknown consistency '\(consistencyText)'")
+        }
+        self.consistency = consistency
     }
 }
 
@@ -126,7 +132,7 @@ extension RegisterRequest: WireMessage {
         m.role = cEnum(role.rawValue)
         m.address = arena.string(address)
         m.instance = arena.string(instance)
-        return pack(&m, swiftps__v1__register_request__get_packed_size, swiftps__v1__register_request__pack)
+        return pack(&m, keeping: arena, swiftps__v1__register_request__get_packed_size, swiftps__v1__register_request__pack)
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
@@ -146,7 +152,7 @@ extension RegisterReply: WireMessage {
         m.node_id = nodeID
         m.rank = rank
         m.job = job.c(arena)
-        return pack(&m, swiftps__v1__register_reply__get_packed_size, swiftps__v1__register_reply__pack)
+        return pack(&m, keeping: arena, swiftps__v1__register_reply__get_packed_size, swiftps__v1__register_reply__pack)
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
@@ -179,16 +185,20 @@ extension HeartbeatRequest: WireMessage {
 
 extension HeartbeatReply: WireMessage {
     public func encoded() -> [UInt8] {
+        let arena = Arena()
         var m = Swiftps__V1__HeartbeatReply()
         swiftps__v1__heartbeat_reply__init(&m)
         m.job_finished = jobFinished ? 1 : 0
-        return pack(&m, swiftps__v1__heartbeat_reply__get_packed_size, swiftps__v1__heartbeat_reply__pack)
+        m.n_dropped_workers = droppedWorkers.count
+        m.dropped_workers = arena.array(droppedWorkers)
+        return pack(&m, keeping: arena, swiftps__v1__heartbeat_reply__get_packed_size, swiftps__v1__heartbeat_reply__pack)
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
         self = try unpack(bytes, "HeartbeatReply", swiftps__v1__heartbeat_reply__unpack,
                           swiftps__v1__heartbeat_reply__free_unpacked) { m in
-            HeartbeatReply(jobFinished: m.pointee.job_finished != 0)
+            HeartbeatReply(jobFinished: m.pointee.job_finished != 0,
+                           droppedWorkers: array(m.pointee.dropped_workers, m.pointee.n_dropped_workers))
         }
     }
 }
@@ -223,7 +233,7 @@ extension ShardMap: WireMessage {
         }
         m.n_chunks = cChunks.count
         m.chunks = arena.array(cChunks)
-        return pack(&m, swiftps__v1__shard_map__get_packed_size, swiftps__v1__shard_map__pack)
+        return pack(&m, keeping: arena, swiftps__v1__shard_map__get_packed_size, swiftps__v1__shard_map__pack)
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
@@ -249,7 +259,7 @@ extension BarrierRequest: WireMessage {
         swiftps__v1__barrier_request__init(&m)
         m.name = arena.string(name)
         m.node_id = nodeID
-        return pack(&m, swiftps__v1__barrier_request__get_packed_size, swiftps__v1__barrier_request__pack)
+        return pack(&m, keeping: arena, swiftps__v1__barrier_request__get_packed_size, swiftps__v1__barrier_request__pack)
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
@@ -300,7 +310,7 @@ extension ClusterStatusReply: WireMessage {
         m.n_nodes = nodes.count
         m.nodes = arena.array(nodes.map { $0.c(arena) })
         m.job_finished = jobFinished ? 1 : 0
-        return pack(&m, swiftps__v1__cluster_status_reply__get_packed_size, swiftps__v1__cluster_status_reply__pack)
+        return pack(&m, keeping: arena, swiftps__v1__cluster_status_reply__get_packed_size, swiftps__v1__cluster_status_reply__pack)
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
@@ -321,7 +331,7 @@ extension PushReply: WireMessage {
         swiftps__v1__push_reply__init(&m)
         m.n_versions = versions.count
         m.versions = arena.array(versions)
-        return pack(&m, swiftps__v1__push_reply__get_packed_size, swiftps__v1__push_reply__pack)
+        return pack(&m, keeping: arena, swiftps__v1__push_reply__get_packed_size, swiftps__v1__push_reply__pack)
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
@@ -340,7 +350,7 @@ extension PullRequest: WireMessage {
         m.n_keys = keys.count
         m.keys = arena.array(keys)
         m.dtype = cEnum(dtype.rawValue)
-        return pack(&m, swiftps__v1__pull_request__get_packed_size, swiftps__v1__pull_request__pack)
+        return pack(&m, keeping: arena, swiftps__v1__pull_request__get_packed_size, swiftps__v1__pull_request__pack)
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
@@ -356,13 +366,33 @@ extension PushPullRequest: WireMessage {
         var m = Swiftps__V1__PushPullRequest()
         swiftps__v1__push_pull_request__init(&m)
         m.dtype = cEnum(dtype.rawValue)
+        m.worker_rank = workerRank
+        m.last = last ? 1 : 0
         return pack(&m, swiftps__v1__push_pull_request__get_packed_size, swiftps__v1__push_pull_request__pack)
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
         self = try unpack(bytes, "PushPullRequest", swiftps__v1__push_pull_request__unpack,
                           swiftps__v1__push_pull_request__free_unpacked) { (m) throws(SwiftPSError) in
-            PushPullRequest(dtype: try decodeDType(m.pointee.dtype.rawValue))
+            PushPullRequest(dtype: try decodeDType(m.pointee.dtype.rawValue), workerRank: m.pointee.worker_rank,
+                            last: m.pointee.last != 0)
+        }
+    }
+}
+
+extension PushPullReply: WireMessage {
+    public func encoded() -> [UInt8] {
+        var m = Swiftps__V1__PushPullReply()
+        swiftps__v1__push_pull_reply__init(&m)
+        m.clock = clock
+        m.lag = lag
+        return pack(&m, swiftps__v1__push_pull_reply__get_packed_size, swiftps__v1__push_pull_reply__pack)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "PushPullReply", swiftps__v1__push_pull_reply__unpack,
+                          swiftps__v1__push_pull_reply__free_unpacked) { m in
+            PushPullReply(clock: m.pointee.clock, lag: m.pointee.lag)
         }
     }
 }

@@ -16,6 +16,13 @@ func pack<M>(_ message: inout M, _ size: (UnsafePointer<M>?) -> Int,
     return out
 }
 
+/// Packs a message whose strings, arrays and sub-messages live in `arena`, which stays alive until it is packed
+/// (Swift may otherwise free an object right after its last use).
+func pack<M>(_ message: inout M, keeping arena: Arena, _ size: (UnsafePointer<M>?) -> Int,
+             _ pack: (UnsafePointer<M>?, UnsafeMutablePointer<UInt8>?) -> Int) -> [UInt8] {
+    withExtendedLifetime(arena) { SwiftPSWire.pack(&message, size, pack) }
+}
+
 /// Unpacks with a generated `unpack`, lets `read` copy out what it needs, and frees the C message.
 func unpack<M, R>(_ bytes: UnsafeRawBufferPointer, _ name: String,
                   _ unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<M>?,
@@ -73,7 +80,7 @@ extension Envelope {
         }
         m.n_tensors = headers.count
         m.tensors = arena.array(headers)
-        return pack(&m, swiftps__v1__envelope__get_packed_size, swiftps__v1__envelope__pack)
+        return pack(&m, keeping: arena, swiftps__v1__envelope__get_packed_size, swiftps__v1__envelope__pack)
     }
 
     /// Decodes frame 0; throws INVALID_ARGUMENT for bytes that are not an envelope.

@@ -183,7 +183,12 @@ public struct HeartbeatRequest: Equatable, Sendable {
 
 public struct HeartbeatReply: Equatable, Sendable {
     public var jobFinished: Bool
-    public init(jobFinished: Bool) { self.jobFinished = jobFinished }
+    /// Ranks of workers marked dead; servers stop waiting for their clocks.
+    public var droppedWorkers: [UInt32]
+    public init(jobFinished: Bool, droppedWorkers: [UInt32] = []) {
+        self.jobFinished = jobFinished
+        self.droppedWorkers = droppedWorkers
+    }
 }
 
 /// The placement of every chunk; `ready` is false until every expected server has registered.
@@ -245,7 +250,26 @@ public struct PullRequest: Equatable, Sendable {
 
 public struct PushPullRequest: Equatable, Sendable {
     public var dtype: DType
-    public init(dtype: DType = .f32) { self.dtype = dtype }
+    /// Whose clock the push advances.
+    public var workerRank: UInt32
+    /// The worker's final push: it leaves the clocks after it.
+    public var last: Bool
+    public init(dtype: DType = .f32, workerRank: UInt32 = 0, last: Bool = false) {
+        self.dtype = dtype
+        self.workerRank = workerRank
+        self.last = last
+    }
+}
+
+/// A push-pull's clock: the clock the push belonged to, and how many clocks the slowest worker lagged the clock the
+/// returned values are for.
+public struct PushPullReply: Equatable, Sendable {
+    public var clock: UInt64
+    public var lag: UInt64
+    public init(clock: UInt64 = 0, lag: UInt64 = 0) {
+        self.clock = clock
+        self.lag = lag
+    }
 }
 
 public struct StatsReply: Equatable, Sendable {

@@ -30,6 +30,8 @@ struct StepRecord {
     var bytesSentUncompressed = 0
     var bytesReceived = 0
     var staleness = 0
+    /// How many clocks the slowest worker lagged the clock this worker computes next (see `ExchangeStats`).
+    var clockLag = 0
     /// Seconds since training started, at the end of the step.
     var timeS = 0.0
 
@@ -38,6 +40,7 @@ struct StepRecord {
         bytesSentUncompressed += stats.bytesSentUncompressed
         bytesReceived += stats.bytesReceived
         staleness = max(staleness, stats.staleness)
+        clockLag = max(clockLag, stats.clockLag)
     }
 }
 
@@ -115,6 +118,7 @@ final class MetricsLog {
         line.add("bytes_sent_uncompressed", record.bytesSentUncompressed)
         line.add("bytes_received", record.bytesReceived)
         line.add("staleness", record.staleness)
+        line.add("clock_lag", record.clockLag)
         line.add("time_s", rounded(record.timeS, 6))
         append(line)
     }

@@ -1,3 +1,4 @@
+import Synchronization
 import SwiftPSCore
 import SwiftPSTransport
 import SwiftPSServer
@@ -13,6 +14,9 @@ struct ExchangeStats {
     /// Push-pulls only: over the keys, the version the server returned minus (the version this worker last saw + 1),
     /// i.e. how many other workers' updates landed between this worker's last pull of a key and its push; 0 alone.
     var staleness = 0
+    /// Push-pulls only: over the servers, how many clocks the slowest worker lagged the clock the returned values
+    /// are for (≤ S under ssp:S, 0 under BSP).
+    var clockLag = 0
 }
 
 /// Moves a model's gradients to the servers and their values back, one request per server, all servers at once.
@@ -32,6 +36,9 @@ final class ParameterExchange {
     let model: MLP
     /// The dtype of pulled values (dense).
     let dtype: DType
+    /// How long a push-pull may wait: under BSP and SSP it waits for the slowest worker, whose death takes the
+    /// coordinator's heartbeat timeout to notice.
+    let pushPullTimeout: Duration
     let compression: Compression
     /// Per server: its client, its keys, and the push tensors (built once, over the gradients or the staging).
     let plan: [(client: ParameterServerClient, keys: [UInt64], gradients: [OutgoingTensor])]
@@ -46,9 +53,10 @@ final class ParameterExchange {
     let uncompressedPushBytes: Int
 
     init(model: MLP, chunks: [Chunk], clients: [UInt32: ParameterServerClient], dtype: DType = .f32,
-         compression: Compression = .none) {
+         compression: Compression = .none, pushPullTimeout: Duration = .seconds(30)) {
         self.model = model
         self.dtype = dtype
+        self.pushPullTimeout = pushPullTimeout
         self.compression = compression
         let pushDType = compression.dtype ?? dtype
         func payloadBytes(_ chunk: Chunk) -> Int {
@@ -84,9 +92,27 @@ final class ParameterExchange {
         return try await exchange(pushed: false) { server in try await server.client.pull(server.keys, dtype: dtype) }
     }
 
-    /// Pushes the model's gradients and takes the updated values in the same round trip.
+    /// The first pull of a run. A server that has just seen the shard map may still be building its shard and
+    /// answers UNAVAILABLE: retried with backoff (5 ms doubling to 200 ms) for up to `patience`.
     @discardableResult
-    func pushPullAll() async throws -> ExchangeStats {
+    func initialPull(patience: Duration = .seconds(30)) async throws -> ExchangeStats {
+        let clock = ContinuousClock()
+        let giveUp = clock.now + patience
+        var backoff = Duration.milliseconds(5)
+        while true {
+            do {
+                return try await pullAll()
+            } catch let error as SwiftPSError where error.code == .unavailable && clock.now + backoff < giveUp {
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .milliseconds(200))
+            }
+        }
+    }
+
+    /// Pushes the model's gradients as worker `rank`'s next clock and takes the updated values in the same round
+    /// trip (which waits as long as the job's consistency model says); `last` marks the worker's final push.
+    @discardableResult
+    func pushPullAll(rank: UInt32, last: Bool) async throws -> ExchangeStats {
         for stage in staging {
             let gradient = model.gradients[stage.chunk.param].pointer + stage.chunk.offset
             if let residual = stage.residual {
@@ -97,10 +123,15 @@ final class ParameterExchange {
                 HalfPrecision.encode(gradient, to: stage.payload.pointer, count: stage.chunk.count, as: dtype)
             }
         }
-        let dtype = dtype
+        let dtype = dtype, timeout = pushPullTimeout
+        let lag = Mutex(0)
         var stats = try await exchange(pushed: true) { server in
-            try await server.client.pushPull(server.gradients, dtype: dtype)
+            let reply = try await server.client.pushPull(server.gradients, dtype: dtype, rank: rank, last: last,
+                                                         timeout: timeout)
+            lag.withLock { $0 = max($0, Int(clamping: reply.clock.lag)) }
+            return reply.values
         }
+        stats.clockLag = lag.withLock { $0 }
         stats.bytesSent = pushBytes
         stats.bytesSentUncompressed = uncompressedPushBytes
         return stats

@@ -47,7 +47,7 @@ final class TrainingLoop {
         let clock = ContinuousClock()
         var carried = StepRecord()  // what happens before a step and belongs to it: the initial pull, for step 1
         let pullStart = clock.now
-        carried.add(try await exchange.pullAll())
+        carried.add(try await exchange.initialPull())
         carried.pullMs = (clock.now - pullStart).fractionalMilliseconds
         start = clock.now
         var smoothedLoss: Double?
@@ -71,7 +71,7 @@ final class TrainingLoop {
                     record.computeMs += (clock.now - computeStart).fractionalMilliseconds
                 }
                 let pushStart = clock.now
-                record.add(try await exchange.pushPullAll())
+                record.add(try await exchange.pushPullAll(rank: UInt32(rank), last: step + 1 == steps))
                 let end = clock.now
                 step += 1
                 record.step = step

@@ -35,11 +35,14 @@ public struct TrainingResult: Sendable {
     public var loss: Double
     public var samples: Int
     public var seconds: Double
+    /// `ModelDigest` of the final weights; nil for the standalone trainer.
+    public var modelDigest: String?
     public var samplesPerSecond: Double { Double(samples) / max(seconds, 1e-9) }
 
     /// One JSON object, as `swiftps local` and scripts read it.
     public var json: String {
-        #"{"accuracy":\#(accuracy),"loss":\#(loss),"samples":\#(samples),"seconds":\#(seconds),"samples_per_second":\#(samplesPerSecond)}"#
+        let digest = modelDigest.map { #","model_digest":"\#($0)""# } ?? ""
+        return #"{"accuracy":\#(accuracy),"loss":\#(loss),"samples":\#(samples),"seconds":\#(seconds),"samples_per_second":\#(samplesPerSecond)\#(digest)}"#
     }
 }
 
@@ -90,10 +93,12 @@ public enum WorkerNode {
             coordinator.abort()
         }
         let (train, test) = try JobData.load(job)
-        let shard = train.shard(rank: rank, of: job.workers)
+        // A worker that joined a running job (rank ≥ workers) trains on the part of rank mod workers, in its own order.
+        let shard = train.shard(rank: rank % job.workers, of: job.workers)
         let model = MLP(layerSizes: job.layerSizes, maxBatch: job.batchSize)
         let exchange = ParameterExchange(model: model, chunks: map.chunks, clients: servers, dtype: job.wireDType,
-                                         compression: job.compression)
+                                         compression: job.compression,
+                                         pushPullTimeout: job.consistency == .async ? .seconds(30) : .seconds(120))
         let sampler = BatchSampler(data: shard, batchSize: job.batchSize, seed: job.seed ^ UInt64(rank + 1) << 40)
         let loop = TrainingLoop(job: job, rank: rank, model: model, exchange: exchange, sampler: sampler, test: test,
                                 heartbeat: heartbeat, metrics: metrics, options: options)
@@ -126,7 +131,8 @@ public enum WorkerNode {
                       milliseconds: (clock.now - evalStart).fractionalMilliseconds)
         try await coordinator.finish(nodeID: id)
         log.info("held-out accuracy \(accuracy) after \(step) steps in \(seconds) s")
-        return TrainingResult(accuracy: accuracy, loss: testLoss, samples: step * loop.samplesPerStep, seconds: seconds)
+        return TrainingResult(accuracy: accuracy, loss: testLoss, samples: step * loop.samplesPerStep, seconds: seconds,
+                              modelDigest: ModelDigest.of(model.parameters.map { UnsafeBufferPointer($0.buffer) }))
     }
 }
 

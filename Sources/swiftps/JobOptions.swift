@@ -63,6 +63,10 @@ struct JobOptions: ParsableArguments {
     @Option(help: "Payload dtype on the wire: f32, bf16 or f16; servers keep fp32 masters. (env: SWIFTPS_WIRE_DTYPE)")
     var wireDtype: String = env("SWIFTPS_WIRE_DTYPE", "f32")
 
+    @Option(help: ArgumentHelp("How fresh the weights a worker computes on must be: async, bsp or ssp:S. (env: SWIFTPS_CONSISTENCY)",
+                               discussion: "async applies every push on arrival and answers at once. bsp sums the pushes of every live worker for a clock in rank order, applies the sum once, then answers (bit-identical runs). ssp:S applies on arrival but makes a worker wait while the slowest worker is more than S clocks behind."))
+    var consistency: String = env("SWIFTPS_CONSISTENCY", "async")
+
     @Flag(help: "Apply NaN/Inf gradients instead of refusing them. (env: SWIFTPS_ALLOW_NONFINITE=1)")
     var allowNonfinite: Bool = env("SWIFTPS_ALLOW_NONFINITE", 0) != 0
 
@@ -120,6 +124,10 @@ struct JobOptions: ParsableArguments {
             throw ValidationError("--wire-dtype must be f32, bf16 or f16 (got '\(wireDtype)')")
         }
         job.wireDType = dtype
+        guard let model = Consistency(parsing: consistency) else {
+            throw ValidationError("--consistency must be async, bsp or ssp:S with S >= 0 (got '\(consistency)')")
+        }
+        job.consistency = model
         return job
     }
 
@@ -131,7 +139,7 @@ struct JobOptions: ParsableArguments {
          "--epochs", "\(epochs)", "--train-samples", "\(trainSamples)",
          "--test-samples", "\(testSamples)", "--seed", "\(seed)", "--chunk-elements", "\(chunkElements)",
          "--heartbeat-timeout-ms", "\(heartbeatTimeoutMs)", "--wire-dtype", wireDtype, "--compress", compress,
-         "--train-data", trainData, "--test-data", testData]
+         "--train-data", trainData, "--test-data", testData, "--consistency", consistency]
             + (allowNonfinite ? ["--allow-nonfinite"] : [])
     }
 }

@@ -9,6 +9,8 @@ final class LocalCluster: Sendable {
         var loss: Double
         var samplesPerSecond: Double
         var seconds: Double
+        /// The workers' `ModelDigest`s of the final weights (one, unless something is wrong).
+        var modelDigests: [String]
     }
 
     private let executable: String
@@ -17,6 +19,7 @@ final class LocalCluster: Sendable {
     private let children = Mutex<[ChildProcess]>([])
     private let progress = Mutex<[Int: (step: Int, steps: Int, loss: Double)]>([:])
     private let results = Mutex<[[String: Double]]>([])
+    private let digests = Mutex<Set<String>>([])
 
     init(executable: String, logDirectory: String, log: Log) {
         self.executable = executable
@@ -87,7 +90,8 @@ final class LocalCluster: Sendable {
         let seconds = all.map { $0["seconds"] ?? 0 }.max() ?? 0
         return Outcome(accuracy: all.map { $0["accuracy"] ?? 0 }.min() ?? 0,
                        loss: all.map { $0["loss"] ?? 0 }.max() ?? 0,
-                       samplesPerSecond: samples / max(seconds, 1e-9), seconds: seconds)
+                       samplesPerSecond: samples / max(seconds, 1e-9), seconds: seconds,
+                       modelDigests: digests.withLock { $0.sorted() })
     }
 
     func standalone(job: JobOptions) async throws -> (accuracy: Double, seconds: Double) {
@@ -113,6 +117,9 @@ final class LocalCluster: Sendable {
             progress.withLock { $0[rank] = (Int(fields["step"] ?? 0), Int(fields["steps"] ?? 0), fields["loss"] ?? 0) }
         } else if line.hasPrefix("result "), let fields = json(line.dropFirst(7)) {
             results.withLock { $0.append(fields) }
+            if let digest = line.firstMatch(of: /"model_digest":"([0-9a-f]+)"/)?.1 {
+                digests.withLock { _ = $0.insert(String(digest)) }
+            }
         }
     }
 

@@ -68,6 +68,7 @@ struct LocalCommand: AsyncParsableCommand {
         if let summaryJson {
             var json = #"{"accuracy":\#(outcome.accuracy),"loss":\#(outcome.loss),"samples_per_second":\#(outcome.samplesPerSecond),"seconds":\#(outcome.seconds),"servers":\#(config.servers),"workers":\#(config.workers)"#
             if let standalone { json += #","standalone_accuracy":\#(standalone)"# }
+            json += #","consistency":"\#(config.consistency)","model_digests":[\#(outcome.modelDigests.map { "\"\($0)\"" }.joined(separator: ","))]"#
             try (json + "}\n").write(toFile: summaryJson, atomically: true, encoding: .utf8)
         }
         guard outcome.accuracy >= minAccuracy else {

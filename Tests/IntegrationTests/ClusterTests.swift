@@ -74,8 +74,8 @@ extension Integration {
 
         /// `swiftps status` lists every node with its role, state and clock while a job runs.
         @Test func statusShowsTheCluster() async throws {
-            // Heartbeats (which carry the clock) every 100 ms.
-            let job = ["--servers", "1", "--workers", "1", "--epochs", "1000", "--heartbeat-timeout-ms", "500"]
+            // Heartbeats (which carry the clock) every 300 ms; a timeout that a loaded machine does not trip.
+            let job = ["--servers", "1", "--workers", "1", "--epochs", "1000", "--heartbeat-timeout-ms", "1500"]
             let coordinator = try RunningProcess("coordinator", ["coordinator", "--bind", "tcp://127.0.0.1:0"] + job)
             defer { coordinator.stop() }
             let address = listeningAddress(try await coordinator.line { $0.hasPrefix("listening ") })

@@ -44,6 +44,28 @@ import SwiftPSCoordinator
         #expect(try released.map(Self.participants) == [1])
         #expect(try t.status().nodes.map(\.state) == [.alive, .alive, .alive, .dead])
         #expect(t.refusal(.heartbeat, HeartbeatRequest(nodeID: 4), from: 4) == .failedPrecondition)
+        #expect(try t.heartbeat(1, peer: 1).droppedWorkers == [1], "servers hear the dead worker's rank")
+        #expect(try t.heartbeat(3, peer: 3).droppedWorkers == [], "workers are not told")
+    }
+
+    @Test func aJoinedWorkerTakesPartInBarriersAndTheJobWaitsForIt() throws {
+        let t = CoordinatorTranscript(job: CoordinatorTranscript.job)
+        try t.registerAll()
+        let joiner = try t.register(.worker, peer: 5)
+        #expect(joiner.rank == 2)
+        let first = t.send(.barrier, BarrierRequest(name: "trained", nodeID: 3), from: 3)
+        let second = t.send(.barrier, BarrierRequest(name: "trained", nodeID: 4), from: 4)
+        #expect(first.replies.isEmpty && second.replies.isEmpty, "the joined worker is still training")
+        let third = t.send(.barrier, BarrierRequest(name: "trained", nodeID: 5), from: 5)
+        #expect(try third.replies.map(Self.participants) == [3, 3, 3])
+        for (id, peer) in [(3, 3), (4, 4)] as [(UInt32, UInt8)] {
+            _ = try t.call(.finish, FinishRequest(nodeID: id), from: peer, expecting: Empty.self)
+        }
+        #expect(!t.handler.jobFinished, "the joined worker has not finished")
+        _ = try t.call(.finish, FinishRequest(nodeID: 5), from: 5, expecting: Empty.self)
+        #expect(t.handler.jobFinished)
+        #expect(t.refusal(.register, RegisterRequest(role: .worker, address: "", instance: "late"), from: 6)
+                == .failedPrecondition, "no worker joins a finished job")
     }
 
     @Test func jobEndsWhenBothWorkersFinishAndServersLeaveOnHeartbeat() throws {

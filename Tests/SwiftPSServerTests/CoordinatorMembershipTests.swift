@@ -23,15 +23,16 @@ import SwiftPSCoordinator
         let w2 = try t.register(.worker, peer: 4)
         #expect((w2.nodeID, w2.rank) == (4, 1))
 
-        #expect(t.refusal(.register, RegisterRequest(role: .worker, address: "", instance: "third"), from: 5) == .failedPrecondition)
         #expect(t.refusal(.register, RegisterRequest(role: .server, address: "tcp://x:1", instance: "s3"), from: 6) == .failedPrecondition)
         #expect(try t.register(.worker, peer: 4).nodeID == 4, "a retry still works once the job is full")
+        let joiner = try t.register(.worker, peer: 5)
+        #expect((joiner.nodeID, joiner.rank) == (5, 2), "a third worker joins the running job with the next rank")
 
         let nodes = try t.status().nodes
-        #expect(nodes.map(\.id) == [1, 2, 3, 4])
-        #expect(nodes.map(\.role) == [.server, .worker, .server, .worker])
-        #expect(nodes.map(\.rank) == [0, 0, 1, 1])
-        #expect(nodes.map(\.address) == ["tcp://10.0.0.1:7000", "", "tcp://10.0.0.2:7000", ""])
+        #expect(nodes.map(\.id) == [1, 2, 3, 4, 5])
+        #expect(nodes.map(\.role) == [.server, .worker, .server, .worker, .worker])
+        #expect(nodes.map(\.rank) == [0, 0, 1, 1, 2])
+        #expect(nodes.map(\.address) == ["tcp://10.0.0.1:7000", "", "tcp://10.0.0.2:7000", "", ""])
         #expect(nodes.allSatisfy { $0.state == .alive })
     }
 

@@ -50,7 +50,8 @@ import SwiftPSServer
             #expect(floats(pulled[1]) == zip(w0, gradient).map { $0 - 0.5 * $1 })
             #expect(floats(pulled[2]) == TestShard.initial(TestShard.w1), "not pushed, not changed")
 
-            let both = try await client.pushPull([tensor(TestShard.b, [2, 2, 2])])
+            let (both, clock) = try await client.pushPull([tensor(TestShard.b, [2, 2, 2])])
+            #expect(clock == PushPullReply(clock: 0, lag: 0), "async, one worker: its first clock, nobody behind it")
             #expect(both.map(\.header.key) == [TestShard.b] && both.map(\.header.version) == [2])
             #expect(floats(both[0]) == [-1.5, -2, -2.5], "−0.5 − 0.5·2, …")
 

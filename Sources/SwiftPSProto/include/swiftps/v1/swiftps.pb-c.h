@@ -40,6 +40,7 @@ typedef struct Swiftps__V1__PushReply Swiftps__V1__PushReply;
 typedef struct Swiftps__V1__PullRequest Swiftps__V1__PullRequest;
 typedef struct Swiftps__V1__PullReply Swiftps__V1__PullReply;
 typedef struct Swiftps__V1__PushPullRequest Swiftps__V1__PushPullRequest;
+typedef struct Swiftps__V1__PushPullReply Swiftps__V1__PushPullReply;
 typedef struct Swiftps__V1__StatsRequest Swiftps__V1__StatsRequest;
 typedef struct Swiftps__V1__StatsReply Swiftps__V1__StatsReply;
 
@@ -243,10 +244,14 @@ struct  Swiftps__V1__JobConfig
    */
   char *train_data;
   char *test_data;
+  /*
+   * How fresh the weights a worker computes on must be: "async" (default), "bsp" or "ssp:S".
+   */
+  char *consistency;
 };
 #define SWIFTPS__V1__JOB_CONFIG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__job_config__descriptor) \
-    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Swiftps__V1__NodeInfo
@@ -347,10 +352,15 @@ struct  Swiftps__V1__HeartbeatReply
 {
   ProtobufCMessage base;
   protobuf_c_boolean job_finished;
+  /*
+   * ranks of workers marked dead (to servers: they no longer hold a clock back)
+   */
+  size_t n_dropped_workers;
+  uint32_t *dropped_workers;
 };
 #define SWIFTPS__V1__HEARTBEAT_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__heartbeat_reply__descriptor) \
-    , 0 }
+    , 0, 0,NULL }
 
 
 struct  Swiftps__V1__GetShardMapRequest
@@ -496,16 +506,45 @@ struct  Swiftps__V1__PullReply
 
 
 /*
- * Applies the pushed gradients, then answers with the current values of the same keys.
+ * Applies the pushed gradients (BSP: with the round's other pushes), then answers with the current values of the
+ * same keys once the consistency model allows.
  */
 struct  Swiftps__V1__PushPullRequest
 {
   ProtobufCMessage base;
   Swiftps__V1__DType dtype;
+  /*
+   * whose clock this push advances (JobConfig.consistency)
+   */
+  uint32_t worker_rank;
+  /*
+   * the worker's final push: it leaves the clocks after it
+   */
+  protobuf_c_boolean last;
 };
 #define SWIFTPS__V1__PUSH_PULL_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__push_pull_request__descriptor) \
-    , SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED }
+    , SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0, 0 }
+
+
+/*
+ * Values travel as payload frames described by Envelope.tensors.
+ */
+struct  Swiftps__V1__PushPullReply
+{
+  ProtobufCMessage base;
+  /*
+   * the worker's clock this push belonged to (BSP: its round)
+   */
+  uint64_t clock;
+  /*
+   * clocks the slowest worker still lags the clock the values are for (0 under BSP)
+   */
+  uint64_t lag;
+};
+#define SWIFTPS__V1__PUSH_PULL_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__push_pull_reply__descriptor) \
+    , 0, 0 }
 
 
 struct  Swiftps__V1__StatsRequest
@@ -1009,6 +1048,25 @@ Swiftps__V1__PushPullRequest *
 void   swiftps__v1__push_pull_request__free_unpacked
                      (Swiftps__V1__PushPullRequest *message,
                       ProtobufCAllocator *allocator);
+/* Swiftps__V1__PushPullReply methods */
+void   swiftps__v1__push_pull_reply__init
+                     (Swiftps__V1__PushPullReply         *message);
+size_t swiftps__v1__push_pull_reply__get_packed_size
+                     (const Swiftps__V1__PushPullReply   *message);
+size_t swiftps__v1__push_pull_reply__pack
+                     (const Swiftps__V1__PushPullReply   *message,
+                      uint8_t             *out);
+size_t swiftps__v1__push_pull_reply__pack_to_buffer
+                     (const Swiftps__V1__PushPullReply   *message,
+                      ProtobufCBuffer     *buffer);
+Swiftps__V1__PushPullReply *
+       swiftps__v1__push_pull_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   swiftps__v1__push_pull_reply__free_unpacked
+                     (Swiftps__V1__PushPullReply *message,
+                      ProtobufCAllocator *allocator);
 /* Swiftps__V1__StatsRequest methods */
 void   swiftps__v1__stats_request__init
                      (Swiftps__V1__StatsRequest         *message);
@@ -1124,6 +1182,9 @@ typedef void (*Swiftps__V1__PullReply_Closure)
 typedef void (*Swiftps__V1__PushPullRequest_Closure)
                  (const Swiftps__V1__PushPullRequest *message,
                   void *closure_data);
+typedef void (*Swiftps__V1__PushPullReply_Closure)
+                 (const Swiftps__V1__PushPullReply *message,
+                  void *closure_data);
 typedef void (*Swiftps__V1__StatsRequest_Closure)
                  (const Swiftps__V1__StatsRequest *message,
                   void *closure_data);
@@ -1213,7 +1274,7 @@ struct Swiftps__V1__ParameterServer_Service
                void *closure_data);
   void (*push_pull)(Swiftps__V1__ParameterServer_Service *service,
                     const Swiftps__V1__PushPullRequest *input,
-                    Swiftps__V1__PullReply_Closure closure,
+                    Swiftps__V1__PushPullReply_Closure closure,
                     void *closure_data);
   void (*stats)(Swiftps__V1__ParameterServer_Service *service,
                 const Swiftps__V1__StatsRequest *input,
@@ -1241,7 +1302,7 @@ void swiftps__v1__parameter_server__pull(ProtobufCService *service,
                                          void *closure_data);
 void swiftps__v1__parameter_server__push_pull(ProtobufCService *service,
                                               const Swiftps__V1__PushPullRequest *input,
-                                              Swiftps__V1__PullReply_Closure closure,
+                                              Swiftps__V1__PushPullReply_Closure closure,
                                               void *closure_data);
 void swiftps__v1__parameter_server__stats(ProtobufCService *service,
                                           const Swiftps__V1__StatsRequest *input,
@@ -1281,6 +1342,7 @@ extern const ProtobufCMessageDescriptor swiftps__v1__push_reply__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__pull_request__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__pull_reply__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__push_pull_request__descriptor;
+extern const ProtobufCMessageDescriptor swiftps__v1__push_pull_reply__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__stats_request__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__stats_reply__descriptor;
 extern const ProtobufCServiceDescriptor swiftps__v1__coordinator__descriptor;
