@@ -5,7 +5,8 @@
 /// its decisions (sum and apply a round, send a parked reply); tests feed it transcripts. `Waiter` is whatever the
 /// caller needs to answer later (a route, a test's label).
 ///
-/// A worker's clock is the number of pushes it has made to this server. Ranks `0..<workers` take part from clock 0,
+/// A worker's clock is the number of clocks it has pushed to this server; a pipelined worker sends a clock in several
+/// pushes (a layer at a time), all but the last marked `more`, and its clock advances with the last. Ranks `0..<workers` take part from clock 0,
 /// so the first rounds wait for every expected worker. A worker that joins later takes part from its first push, at
 /// the frontier. A worker leaves after its last push, or when the coordinator reports it dead. The *frontier* is the
 /// slowest participant's clock: every update of every clock below it has arrived. A worker about to compute clock
@@ -36,7 +37,7 @@ public struct ClockTable<Waiter> {
     private var departed: Set<UInt32> = []
     /// BSP rounds already handed out as complete.
     private var completed: UInt64 = 0
-    private var waiting: [(waiter: Waiter, next: UInt64)] = []
+    private var waiting: [(waiter: Waiter, rank: UInt32, next: UInt64)] = []
 
     public init(consistency: Consistency, workers: Int) {
         self.consistency = consistency
@@ -50,15 +51,22 @@ public struct ClockTable<Waiter> {
         active.lazy.map { self.clocks[$0]! }.min() ?? clocks.values.max() ?? 0
     }
 
+    /// The slowest clock among the other participants; nil when there are none.
+    private func slowest(besides rank: UInt32) -> UInt64? {
+        active.lazy.filter { $0 != rank }.map { self.clocks[$0]! }.min()
+    }
+
     /// Workers whose replies are parked.
     public var waitingCount: Int { waiting.count }
 
     /// Records a push from `rank`; its reply waits (as `waiter`) until the consistency model allows it.
-    /// - Parameter last: the worker's final push; it leaves after it.
+    /// - Parameters:
+    ///   - more: more pushes of the same clock follow; the clock advances only with the push without it.
+    ///   - last: the worker's final push (with `more` false); it leaves after it.
     /// - Returns: the clock this push belongs to (BSP: its round), and what to do now.
     /// - Throws: `failedPrecondition` for a worker that has left, or (BSP) one pushing twice in the open round;
     ///   nothing changes then.
-    public mutating func push(from rank: UInt32, last: Bool = false,
+    public mutating func push(from rank: UInt32, more: Bool = false, last: Bool = false,
                               waiter: Waiter) throws(SwiftPSError) -> (clock: UInt64, decision: Decision) {
         guard !departed.contains(rank) else {
             throw SwiftPSError(.failedPrecondition, "worker rank \(rank) has left the job (last push made, or dropped)")
@@ -68,10 +76,10 @@ public struct ClockTable<Waiter> {
             throw SwiftPSError(.failedPrecondition,
                                "worker rank \(rank) already pushed clock \(frontier); BSP takes one push per worker per clock")
         }
-        clocks[rank] = clock + 1
+        clocks[rank] = more ? clock : clock + 1
         active.insert(rank)
-        if last { leave(rank) }
-        waiting.append((waiter, clock + 1))
+        if last && !more { leave(rank) }
+        waiting.append((waiter, rank, clock + 1))
         return (clock, settle())
     }
 
@@ -94,9 +102,12 @@ public struct ClockTable<Waiter> {
             completed = frontier
         }
         var released: [Release] = []
-        var still: [(waiter: Waiter, next: UInt64)] = []
+        var still: [(waiter: Waiter, rank: UInt32, next: UInt64)] = []
         for entry in waiting {
-            let lag = entry.next > frontier ? entry.next - frontier : 0
+            // BSP: the round must be applied, the worker's own last part included. Otherwise the lag is measured
+            // against the other workers: a part's reply does not wait for the rest of its own clock.
+            let slowest = consistency == .bsp ? frontier : min(entry.next, slowest(besides: entry.rank) ?? entry.next)
+            let lag = entry.next > slowest ? entry.next - slowest : 0
             if let bound = consistency.bound, lag > bound {
                 still.append(entry)
             } else {

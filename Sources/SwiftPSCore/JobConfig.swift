@@ -27,6 +27,16 @@ public struct JobConfig: Sendable, Equatable {
     public var wireDType = DType.f32
     /// How fresh the weights a worker computes on must be (see `Consistency`).
     public var consistency = Consistency.async
+    /// Each mini-batch is computed in this many micro-batches of `batchSize / microBatches` samples, whose gradients
+    /// accumulate (as a mean, like `accumulate`); the pushed gradient is the mini-batch's, whatever the split.
+    public var microBatches = 1
+    /// Pipelining: how many steps' pushes may be unacknowledged while the worker computes. Each layer's gradient
+    /// leaves as soon as backward has finished it; before step s uses a layer, the reply to that layer's push of
+    /// step s − maxInflight must be in. 1: every step computes on the weights its previous push produced (what a
+    /// plain loop does) while upper layers' pushes overlap lower layers' backward; 2 or more: the next steps compute
+    /// while pushes are in flight, on weights that miss up to maxInflight − 1 of the worker's own updates. 0: no
+    /// overlap at all (push and pull after the whole backward), the baseline `bench overlap` compares against.
+    public var maxInflight = 1
 
     public init() {}
 

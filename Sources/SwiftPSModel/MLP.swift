@@ -28,7 +28,8 @@ public final class MLP {
     /// Per layer, `maxBatch × out`: d(mean loss)/d(pre-activation).
     private let deltas: [FloatBuffer]
 
-    private var layerCount: Int { layerSizes.count - 1 }
+    /// Dense layers; layer `l` owns parameters `2l` (weight) and `2l + 1` (bias).
+    public var layerCount: Int { layerSizes.count - 1 }
     private var inputs: Int { layerSizes[0] }
     private var classes: Int { layerSizes[layerCount] }
 
@@ -68,13 +69,35 @@ public final class MLP {
     /// extra pass and no extra buffer. Returns this part's mean loss.
     public func lossAndGradients(features: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
                                  part: Int, of parts: Int) -> Float {
+        for layer in 0..<layerCount { forward(layer: layer, features: features, batch: batch) }
+        let loss = lossAndDeltas(labels: labels, batch: batch, part: part, of: parts)
+        for layer in stride(from: layerCount - 1, through: 0, by: -1) {
+            backward(layer: layer, features: features, batch: batch, accumulate: part > 0)
+        }
+        return loss
+    }
+
+    // MARK: - One layer at a time (for pipelining: a layer's gradient can leave while the layers below compute)
+
+    /// The forward pass through `layer` alone; layers run in order, 0 first, on the same `features` and `batch`.
+    public func forward(layer: Int, features: UnsafePointer<Float>, batch: Int) {
         precondition(batch > 0 && batch <= maxBatch, "batch \(batch) is not in 1...\(maxBatch)")
+        forwardLayer(layer, features: features, batch: batch)
+    }
+
+    /// After the last layer's forward: the mean loss of the batch, and the last layer's deltas scaled for part
+    /// `part` of `parts` (see `lossAndGradients(features:labels:batch:part:of:)`).
+    public func lossAndDeltas(labels: UnsafePointer<Int32>, batch: Int, part: Int, of parts: Int) -> Float {
         precondition(parts > 0 && (0..<parts).contains(part), "part \(part) is not in 0..<\(parts)")
-        forward(features, batch: batch)
         let (lossSum, _) = softmaxCrossEntropy(labels: labels, batch: batch, deltas: deltas[layerCount - 1].pointer,
                                                scale: 1 / Float(batch * parts))
-        backward(features, batch: batch, accumulate: part > 0)
         return Float(lossSum / Double(batch))
+    }
+
+    /// The backward pass through `layer` alone, last layer first: writes (or with `accumulate`, adds) its weight
+    /// and bias gradients, and the deltas of the layer below.
+    public func backward(layer: Int, features: UnsafePointer<Float>, batch: Int, accumulate: Bool) {
+        backwardLayer(layer, features: features, batch: batch, accumulate: accumulate)
     }
 
     /// Forward only: mean loss and fraction of correct argmax predictions, in batches of at most maxBatch.
@@ -117,18 +140,20 @@ public final class MLP {
         layer == 0 ? features : UnsafePointer(outputs[layer - 1].pointer)
     }
 
-    /// Fills `outputs`: `Z = A·W + b` per layer (bias copied into every row, then sgemm with beta 1), ReLU on hidden
-    /// layers, raw logits on the last.
     private func forward(_ features: UnsafePointer<Float>, batch: Int) {
-        for layer in 0..<layerCount {
-            let fanIn = layerSizes[layer], fanOut = layerSizes[layer + 1]
-            let z = outputs[layer].pointer, b = bias(layer)
-            for row in 0..<batch { (z + row * fanOut).update(from: b, count: fanOut) }
-            gemm(m: batch, n: fanOut, k: fanIn, a: layerInput(layer, features: features), lda: fanIn,
-                 b: weights(layer), ldb: fanOut, beta: 1, c: z, ldc: fanOut)
-            if layer < layerCount - 1 {
-                for i in 0..<(batch * fanOut) { z[i] = max(z[i], 0) }
-            }
+        for layer in 0..<layerCount { forwardLayer(layer, features: features, batch: batch) }
+    }
+
+    /// Fills the layer's `outputs`: `Z = A·W + b` (bias copied into every row, then sgemm with beta 1), ReLU on
+    /// hidden layers, raw logits on the last.
+    private func forwardLayer(_ layer: Int, features: UnsafePointer<Float>, batch: Int) {
+        let fanIn = layerSizes[layer], fanOut = layerSizes[layer + 1]
+        let z = outputs[layer].pointer, b = bias(layer)
+        for row in 0..<batch { (z + row * fanOut).update(from: b, count: fanOut) }
+        gemm(m: batch, n: fanOut, k: fanIn, a: layerInput(layer, features: features), lda: fanIn,
+             b: weights(layer), ldb: fanOut, beta: 1, c: z, ldc: fanOut)
+        if layer < layerCount - 1 {
+            for i in 0..<(batch * fanOut) { z[i] = max(z[i], 0) }
         }
     }
 
@@ -170,25 +195,23 @@ public final class MLP {
         return (lossSum, correct)
     }
 
-    /// From the last layer's deltas down: `dW = Aᵀ·dZ`, `db = Σ_rows dZ`, and `dA = dZ·Wᵀ` masked by ReLU'
-    /// (outputs > 0) to give the layer below its deltas. With `accumulate`, dW and db are added to `gradients`.
-    private func backward(_ features: UnsafePointer<Float>, batch: Int, accumulate: Bool) {
-        for layer in stride(from: layerCount - 1, through: 0, by: -1) {
-            let fanIn = layerSizes[layer], fanOut = layerSizes[layer + 1]
-            let dz = deltas[layer].pointer
-            gemm(transposeA: true, m: fanIn, n: fanOut, k: batch, a: layerInput(layer, features: features), lda: fanIn,
-                 b: dz, ldb: fanOut, beta: accumulate ? 1 : 0, c: gradients[2 * layer].pointer, ldc: fanOut)
-            let db = gradients[2 * layer + 1].pointer
-            if !accumulate { db.update(repeating: 0, count: fanOut) }
-            for row in 0..<batch {
-                let d = dz + row * fanOut
-                for j in 0..<fanOut { db[j] += d[j] }
-            }
-            guard layer > 0 else { continue }
-            let below = deltas[layer - 1].pointer, activation = outputs[layer - 1].pointer
-            gemm(transposeB: true, m: batch, n: fanIn, k: fanOut, a: dz, lda: fanOut, b: weights(layer), ldb: fanOut,
-                 beta: 0, c: below, ldc: fanIn)
-            for i in 0..<(batch * fanIn) { below[i] = activation[i] > 0 ? below[i] : 0 }
+    /// One layer of the backward pass: `dW = Aᵀ·dZ`, `db = Σ_rows dZ`, and `dA = dZ·Wᵀ` masked by ReLU' (outputs > 0)
+    /// to give the layer below its deltas. With `accumulate`, dW and db are added to `gradients`.
+    private func backwardLayer(_ layer: Int, features: UnsafePointer<Float>, batch: Int, accumulate: Bool) {
+        let fanIn = layerSizes[layer], fanOut = layerSizes[layer + 1]
+        let dz = deltas[layer].pointer
+        gemm(transposeA: true, m: fanIn, n: fanOut, k: batch, a: layerInput(layer, features: features), lda: fanIn,
+             b: dz, ldb: fanOut, beta: accumulate ? 1 : 0, c: gradients[2 * layer].pointer, ldc: fanOut)
+        let db = gradients[2 * layer + 1].pointer
+        if !accumulate { db.update(repeating: 0, count: fanOut) }
+        for row in 0..<batch {
+            let d = dz + row * fanOut
+            for j in 0..<fanOut { db[j] += d[j] }
         }
+        guard layer > 0 else { return }
+        let below = deltas[layer - 1].pointer, activation = outputs[layer - 1].pointer
+        gemm(transposeB: true, m: batch, n: fanIn, k: fanOut, a: dz, lda: fanOut, b: weights(layer), ldb: fanOut,
+             beta: 0, c: below, ldc: fanIn)
+        for i in 0..<(batch * fanIn) { below[i] = activation[i] > 0 ? below[i] : 0 }
     }
 }

@@ -1627,7 +1627,7 @@ const ProtobufCMessageDescriptor swiftps__v1__optimizer_config__descriptor =
   (ProtobufCMessageInit) swiftps__v1__optimizer_config__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[18] =
+static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[20] =
 {
   {
     "seed",
@@ -1845,6 +1845,30 @@ static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "micro_batches",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__JobConfig, micro_batches),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_inflight",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__JobConfig, max_inflight),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
   13,   /* field[13] = accumulate */
@@ -1856,6 +1880,8 @@ static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
   7,   /* field[7] = epochs */
   10,   /* field[10] = heartbeat_timeout_ms */
   1,   /* field[1] = layer_sizes */
+  19,   /* field[19] = max_inflight */
+  18,   /* field[18] = micro_batches */
   2,   /* field[2] = optimizer */
   0,   /* field[0] = seed */
   4,   /* field[4] = servers */
@@ -1869,7 +1895,7 @@ static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
 static const ProtobufCIntRange swiftps__v1__job_config__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 18 }
+  { 0, 20 }
 };
 const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
 {
@@ -1879,7 +1905,7 @@ const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
   "Swiftps__V1__JobConfig",
   "swiftps.v1",
   sizeof(Swiftps__V1__JobConfig),
-  18,
+  20,
   swiftps__v1__job_config__field_descriptors,
   swiftps__v1__job_config__field_indices_by_name,
   1,  swiftps__v1__job_config__number_ranges,
@@ -2846,7 +2872,7 @@ const ProtobufCMessageDescriptor swiftps__v1__pull_reply__descriptor =
   (ProtobufCMessageInit) swiftps__v1__pull_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor swiftps__v1__push_pull_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor swiftps__v1__push_pull_request__field_descriptors[4] =
 {
   {
     "dtype",
@@ -2884,16 +2910,29 @@ static const ProtobufCFieldDescriptor swiftps__v1__push_pull_request__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "more",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__PushPullRequest, more),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned swiftps__v1__push_pull_request__field_indices_by_name[] = {
   0,   /* field[0] = dtype */
   2,   /* field[2] = last */
+  3,   /* field[3] = more */
   1,   /* field[1] = worker_rank */
 };
 static const ProtobufCIntRange swiftps__v1__push_pull_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor swiftps__v1__push_pull_request__descriptor =
 {
@@ -2903,7 +2942,7 @@ const ProtobufCMessageDescriptor swiftps__v1__push_pull_request__descriptor =
   "Swiftps__V1__PushPullRequest",
   "swiftps.v1",
   sizeof(Swiftps__V1__PushPullRequest),
-  3,
+  4,
   swiftps__v1__push_pull_request__field_descriptors,
   swiftps__v1__push_pull_request__field_indices_by_name,
   1,  swiftps__v1__push_pull_request__number_ranges,

@@ -29,12 +29,26 @@ public final class ParameterServerClient: Sendable {
 
     /// Applies `gradients` as worker `rank`'s next clock, then returns the new values of the same keys in `dtype`,
     /// once the job's consistency model allows (BSP: when the round is complete), with the clock and its lag.
-    /// - Parameter last: the worker's final push; its clock stops holding the others back.
+    /// - Parameters:
+    ///   - last: the worker's final push; its clock stops holding the others back.
+    ///   - more: more pushes of the same clock follow (a pipelined worker sends a step layer by layer).
     public func pushPull(_ gradients: [OutgoingTensor], dtype: DType = .f32, rank: UInt32 = 0, last: Bool = false,
+                         more: Bool = false,
                          timeout: Duration = .seconds(30)) async throws -> (values: [ReceivedTensor], clock: PushPullReply) {
-        let reply = try await rpc.call(.pushPull, PushPullRequest(dtype: dtype, workerRank: rank, last: last),
-                                       tensors: gradients, timeout: timeout)
-        return (reply.tensors, try reply.body(PushPullReply.self))
+        try Self.pushPullResult(try await startPushPull(gradients, dtype: dtype, rank: rank, last: last, more: more,
+                                                        timeout: timeout).value())
+    }
+
+    /// Queues a push-pull now and returns its reply to await later (decode it with `pushPullResult`): push-pulls
+    /// started one after another leave in that order, as a pipelined worker's parts of a clock must.
+    public func startPushPull(_ gradients: [OutgoingTensor], dtype: DType = .f32, rank: UInt32 = 0, last: Bool = false,
+                              more: Bool = false, timeout: Duration = .seconds(30)) -> PendingCall {
+        rpc.start(.pushPull, PushPullRequest(dtype: dtype, workerRank: rank, last: last, more: more),
+                  tensors: gradients, timeout: timeout)
+    }
+
+    public static func pushPullResult(_ reply: Reply) throws -> (values: [ReceivedTensor], clock: PushPullReply) {
+        (reply.tensors, try reply.body(PushPullReply.self))
     }
 
     public func stats(timeout: Duration = .seconds(5)) async throws -> StatsReply {

@@ -47,7 +47,7 @@ public final class ParameterServerHandler: RPCHandler {
     public let nodeID: UInt32
     private var store: ParameterStore?
     private var clocks = ClockTable<ParkedPull>(consistency: .async, workers: 0)
-    /// BSP: each open round's pushes, by worker rank, held in their received frames.
+    /// BSP: each open round's pushes (all parts), by worker rank, held in their received frames.
     private var rounds: [UInt64: [UInt32: [ReceivedTensor]]] = [:]
     /// BSP: per key, the round's sum, and a decode buffer for 16-bit and compressed payloads.
     private var sums: [UInt64: FloatBuffer] = [:]
@@ -131,9 +131,10 @@ public final class ParameterServerHandler: RPCHandler {
         }
         let parked = ParkedPull(route: request.route, keys: request.tensors.map(\.header.key), dtype: pushPull.dtype)
         let decision = try withValidated(request.tensors) { (store, views) throws(SwiftPSError) in
-            let (clock, decision) = try clocks.push(from: pushPull.workerRank, last: pushPull.last, waiter: parked)
+            let (clock, decision) = try clocks.push(from: pushPull.workerRank, more: pushPull.more, last: pushPull.last,
+                                                    waiter: parked)
             if clocks.consistency == .bsp {
-                rounds[clock, default: [:]][pushPull.workerRank] = request.tensors
+                rounds[clock, default: [:]][pushPull.workerRank, default: []] += request.tensors
             } else {
                 _ = store.apply(views)
             }

@@ -28,7 +28,8 @@ public final class RPCClient: Sendable {
         var payloads: [Payload]
         var deadline: ContinuousClock.Instant
         var method: Method
-        var continuation: CheckedContinuation<Reply, any Error>
+        /// Called once, on the socket thread (or the caller's, when closed), with the reply or the failure.
+        var complete: @Sendable (Result<Reply, any Error>) -> Void
     }
 
     /// Connects (lazily, as ZeroMQ does) to `endpoint`, e.g. `tcp://10.0.0.5:7000`.
@@ -50,26 +51,38 @@ public final class RPCClient: Sendable {
     /// when no reply comes within `timeout`, UNAVAILABLE once closed.
     public func call(_ method: Method, _ request: some WireMessage = Empty(), tensors: [OutgoingTensor] = [],
                      timeout: Duration = .seconds(30)) async throws -> Reply {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue(method, request, tensors, timeout) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Queues the call now and returns its reply to await later: calls started one after another from one task
+    /// leave in that order (a pipelined worker relies on it), which separate `call`s in separate tasks do not.
+    public func start(_ method: Method, _ request: some WireMessage = Empty(), tensors: [OutgoingTensor] = [],
+                      timeout: Duration = .seconds(30)) -> PendingCall {
+        let pending = PendingCall()
+        enqueue(method, request, tensors, timeout) { pending.complete($0) }
+        return pending
+    }
+
+    private func enqueue(_ method: Method, _ request: some WireMessage, _ tensors: [OutgoingTensor], _ timeout: Duration,
+                         complete: @escaping @Sendable (Result<Reply, any Error>) -> Void) {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         let timeoutMs = UInt32(clamping: timeout.milliseconds)
         let envelope = Envelope(requestID: id, method: method, timeoutMs: timeoutMs, body: request.encoded(),
                                 tensors: OutgoingTensor.headers(tensors))
-        let bytes = envelope.encoded()
-        let payloads = tensors.map(\.payload)
-        let deadline = ContinuousClock.now + timeout
-        return try await withCheckedThrowingContinuation { continuation in
-            let accepted: Bool? = shared.withLock { state in
-                guard !state.closed else { return nil }
-                state.queue.append(Outgoing(id: id, envelope: bytes, payloads: payloads, deadline: deadline,
-                                            method: method, continuation: continuation))
-                defer { state.sleeping = false }
-                return state.sleeping
-            }
-            switch accepted {
-            case true?: wake.signal()  // the thread is asleep in zmq_poll
-            case false?: break         // it is awake and will see the queue before it sleeps
-            case nil: continuation.resume(throwing: SwiftPSError(.unavailable, "client for \(endpoint) is closed"))
-            }
+        let outgoing = Outgoing(id: id, envelope: envelope.encoded(), payloads: tensors.map(\.payload),
+                                deadline: ContinuousClock.now + timeout, method: method, complete: complete)
+        let accepted: Bool? = shared.withLock { state in
+            guard !state.closed else { return nil }
+            state.queue.append(outgoing)
+            defer { state.sleeping = false }
+            return state.sleeping
+        }
+        switch accepted {
+        case true?: wake.signal()  // the thread is asleep in zmq_poll
+        case false?: break         // it is awake and will see the queue before it sleeps
+        case nil: complete(.failure(SwiftPSError(.unavailable, "client for \(endpoint) is closed")))
         }
     }
 
@@ -104,16 +117,16 @@ public final class RPCClient: Sendable {
             }
             if closed {
                 let error = SwiftPSError(.unavailable, "client for \(endpoint) closed")
-                for request in outgoing { request.continuation.resume(throwing: error) }
-                for request in pending.values { request.continuation.resume(throwing: error) }
+                for request in outgoing { request.complete(.failure(error)) }
+                for request in pending.values { request.complete(.failure(error)) }
                 break
             }
             for request in outgoing {
                 if send(request, on: socket) {
                     pending[request.id] = request
                 } else {
-                    request.continuation.resume(throwing: zmqError("cannot send \(request.method) to \(endpoint)",
-                                                                   code: .resourceExhausted))
+                    request.complete(.failure(zmqError("cannot send \(request.method) to \(endpoint)",
+                                                       code: .resourceExhausted)))
                 }
             }
             let now = ContinuousClock.now
@@ -151,23 +164,55 @@ public final class RPCClient: Sendable {
         }
         guard let request = pending.removeValue(forKey: envelope.requestID) else { return }  // late or duplicate
         guard envelope.status == .ok else {
-            request.continuation.resume(throwing: SwiftPSError(envelope.status, "\(request.method) at \(endpoint): \(envelope.statusMessage)"))
+            request.complete(.failure(SwiftPSError(envelope.status, "\(request.method) at \(endpoint): \(envelope.statusMessage)")))
             return
         }
         do {
             let tensors = try matchTensors(envelope, payloads: frames[1...])
-            request.continuation.resume(returning: Reply(envelope: envelope, tensors: tensors))
+            request.complete(.success(Reply(envelope: envelope, tensors: tensors)))
         } catch {
-            request.continuation.resume(throwing: error)
+            request.complete(.failure(error))
         }
     }
 
     private func expire(_ pending: inout [UInt64: Outgoing], now: ContinuousClock.Instant) {
         for (id, request) in pending where request.deadline <= now {
             pending[id] = nil
-            request.continuation.resume(throwing: SwiftPSError(
-                .deadlineExceeded, "\(request.method): no reply from \(endpoint) before the deadline"))
+            request.complete(.failure(SwiftPSError(
+                .deadlineExceeded, "\(request.method): no reply from \(endpoint) before the deadline")))
         }
+    }
+}
+
+/// A call already on its way (see `RPCClient.start`), whose reply is awaited later, at most once.
+public final class PendingCall: Sendable {
+    private enum State {
+        case waiting
+        case awaited(CheckedContinuation<Reply, any Error>)
+        case done(Result<Reply, any Error>)
+    }
+
+    private let state = Mutex<State>(.waiting)
+
+    /// The reply; throws as `RPCClient.call` does.
+    public func value() async throws -> Reply {
+        try await withCheckedThrowingContinuation { continuation in
+            let result: Result<Reply, any Error>? = state.withLock { state in
+                if case .done(let result) = state { return result }
+                state = .awaited(continuation)
+                return nil
+            }
+            if let result { continuation.resume(with: result) }
+        }
+    }
+
+    func complete(_ result: Result<Reply, any Error>) {
+        let waiter: CheckedContinuation<Reply, any Error>? = state.withLock { state in
+            if case .awaited(let continuation) = state { return continuation }
+            state = .done(result)
+            return nil
+        }
+        waiter?.resume(with: result)
     }
 }
 

@@ -53,6 +53,8 @@ extension JobConfig {
         j.train_data = arena.string(trainData)
         j.test_data = arena.string(testData)
         j.consistency = arena.string(consistency.description)
+        j.micro_batches = UInt32(microBatches)
+        j.max_inflight = UInt32(maxInflight)
         return arena.new(j)
     }
 
@@ -90,6 +92,8 @@ extension JobConfig {
             throw SwiftPSError(.invalidArgument, "unknown consistency '\(consistencyText)'")
         }
         self.consistency = consistency
+        microBatches = max(1, Int(j.micro_batches))
+        maxInflight = Int(j.max_inflight)
     }
 }
 
@@ -368,6 +372,7 @@ extension PushPullRequest: WireMessage {
         m.dtype = cEnum(dtype.rawValue)
         m.worker_rank = workerRank
         m.last = last ? 1 : 0
+        m.more = more ? 1 : 0
         return pack(&m, swiftps__v1__push_pull_request__get_packed_size, swiftps__v1__push_pull_request__pack)
     }
 
@@ -375,7 +380,7 @@ extension PushPullRequest: WireMessage {
         self = try unpack(bytes, "PushPullRequest", swiftps__v1__push_pull_request__unpack,
                           swiftps__v1__push_pull_request__free_unpacked) { (m) throws(SwiftPSError) in
             PushPullRequest(dtype: try decodeDType(m.pointee.dtype.rawValue), workerRank: m.pointee.worker_rank,
-                            last: m.pointee.last != 0)
+                            last: m.pointee.last != 0, more: m.pointee.more != 0)
         }
     }
 }

@@ -254,10 +254,14 @@ public struct PushPullRequest: Equatable, Sendable {
     public var workerRank: UInt32
     /// The worker's final push: it leaves the clocks after it.
     public var last: Bool
-    public init(dtype: DType = .f32, workerRank: UInt32 = 0, last: Bool = false) {
+    /// More pushes of this clock follow (a pipelined worker sends a clock layer by layer); the worker's clock
+    /// advances with the push that has `more == false`.
+    public var more: Bool
+    public init(dtype: DType = .f32, workerRank: UInt32 = 0, last: Bool = false, more: Bool = false) {
         self.dtype = dtype
         self.workerRank = workerRank
         self.last = last
+        self.more = more
     }
 }
 

@@ -9,9 +9,11 @@ import Darwin
 /// One push of a worker, as the metrics file reports it.
 ///
 /// Every exchange and wait of the run lands in exactly one record, so that sums over the file are the run's totals:
-/// - `pushMs`: the PushPull round trip (gradients out, updated values back: one rpc per server, all servers at
-///   once), including the 16-bit conversions. It is one rpc, so it is not split: `pullMs` carries only pulls made
-///   on their own — the initial pull (in step 1) and the final pull after the barrier (in the last step).
+/// - `pushMs`: sending the step's pushes — staging, 16-bit conversion or compression, handing them to the sockets
+///   (the pipeline sends a layer at a time, during backward).
+/// - `pullMs`: blocked until pushes' replies (which carry the new values) are in, and decoding them — the
+///   communication the pipeline did not hide; plus the whole-model pulls at the start (step 1) and after the
+///   barrier (the last step).
 /// - `waitMs`: time blocked on anything but compute and the servers: the end-of-training barrier (last step).
 /// - `computeMs`: forward and backward over the step's mini-batches; `dataMs`: copying them out of the data set.
 /// - `samplesPerSecond`: this step's samples over its data + compute + push time.
@@ -34,6 +36,15 @@ struct StepRecord {
     var clockLag = 0
     /// Seconds since training started, at the end of the step.
     var timeS = 0.0
+
+    /// Adds another record's times (for run totals).
+    mutating func accumulateTimes(_ other: StepRecord) {
+        dataMs += other.dataMs
+        computeMs += other.computeMs
+        pushMs += other.pushMs
+        pullMs += other.pullMs
+        waitMs += other.waitMs
+    }
 
     mutating func add(_ stats: ExchangeStats) {
         bytesSent += stats.bytesSent
@@ -91,6 +102,12 @@ final class MetricsLog {
         config.add("heartbeat_timeout_ms", job.heartbeatTimeoutMs)
         config.add("allow_nonfinite", job.allowNonFinite)
         config.add("wire_dtype", job.wireDType.description)
+        config.add("compression", job.compression.description)
+        config.add("consistency", job.consistency.description)
+        config.add("micro_batches", job.microBatches)
+        config.add("max_inflight", job.maxInflight)
+        config.add("train_data", job.trainData)
+        config.add("test_data", job.testData)
         var line = JSONObject()
         line.add("type", "header")
         line.add("swiftps_version", version)

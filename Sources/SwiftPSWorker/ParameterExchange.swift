@@ -1,10 +1,11 @@
 import Synchronization
 import SwiftPSCore
+import SwiftPSWire
 import SwiftPSTransport
 import SwiftPSServer
 import SwiftPSModel
 
-/// What one exchange moved, for the metrics file.
+/// What exchanges moved, for the metrics file.
 struct ExchangeStats {
     /// Payload bytes sent and received (tensor frames only, in the wire dtype: bf16 halves them).
     var bytesSent = 0
@@ -19,83 +20,113 @@ struct ExchangeStats {
     var clockLag = 0
 }
 
-/// Moves a model's gradients to the servers and their values back, one request per server, all servers at once.
+/// Moves a model's gradients to the servers and their values back: the `LayerTransport` of the pipeline schedule.
 ///
-/// Pushes go as fp32 views of the model's gradients when nothing is to be converted; otherwise each chunk is encoded
-/// into a staging buffer (allocated once): bf16/f16 for a 16-bit wire, or compressed (int8, top-k) from a residual
-/// that keeps what was not sent for the next push (error feedback). Pulled values come back in the wire dtype.
-final class ParameterExchange {
-    /// How one chunk's gradient becomes its push payload.
-    struct Staging {
-        var chunk: Chunk
-        var payload: FloatBuffer
-        /// Compression only: the gradient not yet sent.
-        var residual: FloatBuffer?
+/// A layer's push is one push-pull per server holding chunks of it, sent from the schedule's task and answered on
+/// the clients' socket threads. Pushes go as fp32 views of the model's gradients when nothing is to be converted
+/// and the next backward cannot overwrite them while they are in flight (`maxInflight ≤ 1`); otherwise each chunk is
+/// copied or encoded into a ring of staging buffers (allocated once, one slot per step in flight): bf16/f16 for a
+/// 16-bit wire, or compressed (int8, top-k) from a residual that keeps what was not sent for the next push (error
+/// feedback). Replies stay in their frames until `receive` decodes them into the model's parameters.
+final class ParameterExchange: LayerTransport {
+    /// One push-pull of a layer's step: the layer's chunks on one server.
+    struct LayerRequest {
+        var client: ParameterServerClient
+        /// Indices into `chunks`.
+        var chunks: [Int]
+        /// The server holds chunks of a lower layer, whose push of the same step follows (backward runs last layer
+        /// first): the server advances this worker's clock with that one.
+        var more: Bool
     }
+
 
     let model: MLP
     /// The dtype of pulled values (dense).
     let dtype: DType
+    let compression: Compression
+    let rank: UInt32
+    /// The last step's pushes carry `last`: the servers stop waiting for this worker's clock after them.
+    var finalStep = Int.max
     /// How long a push-pull may wait: under BSP and SSP it waits for the slowest worker, whose death takes the
     /// coordinator's heartbeat timeout to notice.
     let pushPullTimeout: Duration
-    let compression: Compression
-    /// Per server: its client, its keys, and the push tensors (built once, over the gradients or the staging).
-    let plan: [(client: ParameterServerClient, keys: [UInt64], gradients: [OutgoingTensor])]
-    private let staging: [Staging]
+    private let chunks: [Chunk]
+    private let pushDType: DType
+    private let layerRequests: [[LayerRequest]]
+    /// Per server, its client and every key it holds (whole-model pulls).
+    private let servers: [(client: ParameterServerClient, keys: [UInt64])]
+    /// Staging slots (one per step in flight) × chunks; empty when pushes go straight out of the gradients.
+    private let staging: [[FloatBuffer]]
+    /// Compression only: per chunk, the gradient not yet sent.
+    private let residuals: [FloatBuffer?]
     /// Top-k's selection scratch, as large as the largest chunk.
     private let scratch: FloatBuffer
-    private let chunkByKey: [UInt64: (index: Int, chunk: Chunk)]
-    /// Per chunk (map order), the version of the values this worker holds.
+    private let chunkIndex: [UInt64: Int]
+    /// Per chunk, the version of the values this worker holds.
     private var versions: [UInt64]
-    /// Payload bytes of one push, and what they would be as fp32.
-    private let pushBytes: Int
-    let uncompressedPushBytes: Int
+    /// Sent and not yet received, by [layer, step].
+    private var inFlight: [[Int]: [PendingCall]] = [:]
+    private var stats = ExchangeStats()
 
-    init(model: MLP, chunks: [Chunk], clients: [UInt32: ParameterServerClient], dtype: DType = .f32,
-         compression: Compression = .none, pushPullTimeout: Duration = .seconds(30)) {
+    init(model: MLP, chunks: [Chunk], clients: [UInt32: ParameterServerClient], rank: UInt32 = 0,
+         dtype: DType = .f32, compression: Compression = .none, maxInflight: Int = 1,
+         pushPullTimeout: Duration = .seconds(30)) {
         self.model = model
+        self.chunks = chunks
+        self.rank = rank
         self.dtype = dtype
-        self.pushPullTimeout = pushPullTimeout
         self.compression = compression
-        let pushDType = compression.dtype ?? dtype
-        func payloadBytes(_ chunk: Chunk) -> Int {
-            compression == .none ? chunk.count * dtype.byteWidth : GradientCodec.payloadBytes(compression, count: chunk.count)
-        }
-        let staging = pushDType == .f32 ? [] : chunks.map { chunk in
-            Staging(chunk: chunk, payload: FloatBuffer(count: (payloadBytes(chunk) + 3) / 4),
-                    residual: compression == .none ? nil : FloatBuffer(count: chunk.count))
-        }
-        let stagingByKey = Dictionary(uniqueKeysWithValues: staging.map { ($0.chunk.key, $0.payload) })
-        plan = clients.keys.sorted().map { id in
-            let mine = chunks.filter { $0.server == id }
-            let gradients = mine.map { chunk in
-                let payload = stagingByKey[chunk.key].map {
-                    Payload(owner: $0, bytes: UnsafeRawBufferPointer(start: $0.pointer, count: payloadBytes(chunk)))
-                } ?? Payload(model.gradients[chunk.param], offset: chunk.offset, count: chunk.count)
-                return OutgoingTensor(key: chunk.key, dtype: pushDType, count: chunk.count, payload: payload)
-            }
-            return (clients[id]!, mine.map(\.key), gradients)
-        }
-        self.staging = staging
-        scratch = FloatBuffer(count: chunks.map(\.count).max() ?? 0)
-        chunkByKey = Dictionary(uniqueKeysWithValues: chunks.enumerated().map { ($1.key, ($0, $1)) })
+        self.pushPullTimeout = pushPullTimeout
+        pushDType = compression.dtype ?? dtype
+        chunkIndex = Dictionary(uniqueKeysWithValues: chunks.enumerated().map { ($1.key, $0) })
         versions = Array(repeating: 0, count: chunks.count)
-        pushBytes = chunks.reduce(0) { $0 + payloadBytes($1) }
-        uncompressedPushBytes = chunks.reduce(0) { $0 + $1.count * 4 }
+        servers = clients.keys.sorted().map { id in (clients[id]!, chunks.filter { $0.server == id }.map(\.key)) }
+
+        let layerOf = { (chunk: Chunk) in chunk.param / 2 }
+        let lowestLayer = Dictionary(chunks.map { ($0.server, layerOf($0)) }, uniquingKeysWith: min)
+        layerRequests = (0..<model.layerCount).map { layer in
+            clients.keys.sorted().compactMap { id in
+                let mine = chunks.indices.filter { chunks[$0].server == id && layerOf(chunks[$0]) == layer }
+                return mine.isEmpty ? nil : LayerRequest(client: clients[id]!, chunks: mine, more: lowestLayer[id]! < layer)
+            }
+        }
+
+        let pushDType = pushDType
+        let needsStaging = pushDType != .f32 || maxInflight >= 2
+        let floats = chunks.map { (Self.payloadBytes($0, pushDType, compression) + 3) / 4 }
+        staging = needsStaging ? (0..<max(1, maxInflight)).map { _ in floats.map { FloatBuffer(count: $0) } } : []
+        residuals = chunks.map { compression == .none ? nil : FloatBuffer(count: $0.count) }
+        scratch = FloatBuffer(count: chunks.map(\.count).max() ?? 0)
+    }
+
+    /// Payload bytes of one chunk's push.
+    private static func payloadBytes(_ chunk: Chunk, _ dtype: DType, _ compression: Compression) -> Int {
+        compression == .none ? chunk.count * dtype.byteWidth : GradientCodec.payloadBytes(compression, count: chunk.count)
+    }
+
+    /// What the exchanges since the last call moved; resets it.
+    func takeStats() -> ExchangeStats {
+        defer { stats = ExchangeStats() }
+        return stats
     }
 
     /// Replaces every parameter with the servers' current values.
-    @discardableResult
-    func pullAll() async throws -> ExchangeStats {
+    func pullAll() async throws {
         let dtype = dtype
-        return try await exchange(pushed: false) { server in try await server.client.pull(server.keys, dtype: dtype) }
+        let replies = try await withThrowingTaskGroup(of: [ReceivedTensor].self) { group in
+            for server in servers where !server.keys.isEmpty {
+                group.addTask { try await server.client.pull(server.keys, dtype: dtype) }
+            }
+            var all: [ReceivedTensor] = []
+            for try await reply in group { all += reply }
+            return all
+        }
+        for tensor in replies { try store(tensor, pushed: false) }
     }
 
     /// The first pull of a run. A server that has just seen the shard map may still be building its shard and
     /// answers UNAVAILABLE: retried with backoff (5 ms doubling to 200 ms) for up to `patience`.
-    @discardableResult
-    func initialPull(patience: Duration = .seconds(30)) async throws -> ExchangeStats {
+    func initialPull(patience: Duration = .seconds(30)) async throws {
         let clock = ContinuousClock()
         let giveUp = clock.now + patience
         var backoff = Duration.milliseconds(5)
@@ -109,54 +140,58 @@ final class ParameterExchange {
         }
     }
 
-    /// Pushes the model's gradients as worker `rank`'s next clock and takes the updated values in the same round
-    /// trip (which waits as long as the job's consistency model says); `last` marks the worker's final push.
-    @discardableResult
-    func pushPullAll(rank: UInt32, last: Bool) async throws -> ExchangeStats {
-        for stage in staging {
-            let gradient = model.gradients[stage.chunk.param].pointer + stage.chunk.offset
-            if let residual = stage.residual {
-                for i in 0..<stage.chunk.count { residual.pointer[i] += gradient[i] }
-                GradientCodec.encode(compression, residual: residual.pointer, count: stage.chunk.count,
-                                     payload: stage.payload.pointer, scratch: scratch.pointer)
-            } else {
-                HalfPrecision.encode(gradient, to: stage.payload.pointer, count: stage.chunk.count, as: dtype)
-            }
+    func send(layer: Int, step: Int) throws {
+        let slot = staging.isEmpty ? 0 : step % staging.count
+        let (dtype, rank, timeout) = (dtype, rank, pushPullTimeout)
+        inFlight[[layer, step]] = layerRequests[layer].map { request in
+            let tensors = request.chunks.map { outgoing(chunk: $0, slot: slot) }
+            // Queued now, in order: a server must see a clock's parts before the push that closes it.
+            return request.client.startPushPull(tensors, dtype: dtype, rank: rank, last: !request.more && step == finalStep,
+                                                more: request.more, timeout: timeout)
         }
-        let dtype = dtype, timeout = pushPullTimeout
-        let lag = Mutex(0)
-        var stats = try await exchange(pushed: true) { server in
-            let reply = try await server.client.pushPull(server.gradients, dtype: dtype, rank: rank, last: last,
-                                                         timeout: timeout)
-            lag.withLock { $0 = max($0, Int(clamping: reply.clock.lag)) }
-            return reply.values
-        }
-        stats.clockLag = lag.withLock { $0 }
-        stats.bytesSent = pushBytes
-        stats.bytesSentUncompressed = uncompressedPushBytes
-        return stats
     }
 
-    private func exchange(
-        pushed: Bool,
-        _ call: @escaping @Sendable ((client: ParameterServerClient, keys: [UInt64], gradients: [OutgoingTensor])) async throws -> [ReceivedTensor]
-    ) async throws -> ExchangeStats {
-        let replies = try await withThrowingTaskGroup(of: [ReceivedTensor].self) { group in
-            for server in plan { group.addTask { try await call(server) } }
-            var all: [ReceivedTensor] = []
-            for try await reply in group { all += reply }
-            return all
+    func receive(layer: Int, step: Int) async throws {
+        guard let calls = inFlight.removeValue(forKey: [layer, step]) else {
+            throw SwiftPSError(.internal, "no push of layer \(layer) at step \(step) is in flight")
         }
-        var stats = ExchangeStats()
-        for tensor in replies { try store(tensor, pushed: pushed, into: &stats) }
-        return stats
+        for call in calls {
+            let reply = try ParameterServerClient.pushPullResult(try await call.value())
+            stats.clockLag = max(stats.clockLag, Int(clamping: reply.clock.lag))
+            for tensor in reply.values { try store(tensor, pushed: true) }
+        }
     }
 
-    private func store(_ tensor: ReceivedTensor, pushed: Bool, into stats: inout ExchangeStats) throws {
-        guard let (index, chunk) = chunkByKey[tensor.header.key], Int(tensor.header.count) == chunk.count,
+    /// The push tensor of chunk `index`: a view of its gradient, or the gradient copied, converted or compressed
+    /// into staging slot `slot`.
+    private func outgoing(chunk index: Int, slot: Int) -> OutgoingTensor {
+        let chunk = chunks[index]
+        let bytes = Self.payloadBytes(chunk, pushDType, compression)
+        stats.bytesSent += bytes
+        stats.bytesSentUncompressed += chunk.count * 4
+        guard !staging.isEmpty else {
+            return OutgoingTensor(key: chunk.key, dtype: .f32, count: chunk.count,
+                                  payload: Payload(model.gradients[chunk.param], offset: chunk.offset, count: chunk.count))
+        }
+        let gradient = model.gradients[chunk.param].pointer + chunk.offset
+        let buffer = staging[slot][index]
+        if let residual = residuals[index] {
+            for i in 0..<chunk.count { residual.pointer[i] += gradient[i] }
+            GradientCodec.encode(compression, residual: residual.pointer, count: chunk.count, payload: buffer.pointer,
+                                 scratch: scratch.pointer)
+        } else {
+            HalfPrecision.encode(gradient, to: buffer.pointer, count: chunk.count, as: pushDType)
+        }
+        return OutgoingTensor(key: chunk.key, dtype: pushDType, count: chunk.count,
+                              payload: Payload(owner: buffer, bytes: UnsafeRawBufferPointer(start: buffer.pointer, count: bytes)))
+    }
+
+    private func store(_ tensor: ReceivedTensor, pushed: Bool) throws {
+        guard let index = chunkIndex[tensor.header.key], Int(tensor.header.count) == chunks[index].count,
               tensor.header.dtype == dtype else {
             throw SwiftPSError(.internal, "server sent key \(keyName(tensor.header.key)) with \(tensor.header.count) elements of dtype \(tensor.header.dtypeRaw)")
         }
+        let chunk = chunks[index]
         let target = model.parameters[chunk.param].pointer + chunk.offset
         tensor.frame.withBytes { HalfPrecision.decode($0.baseAddress!, as: dtype, to: target, count: chunk.count) }
         stats.bytesReceived += tensor.bytes.count

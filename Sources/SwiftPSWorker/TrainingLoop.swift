@@ -1,24 +1,29 @@
 import SwiftPSCore
 import SwiftPSModel
 
-/// A distributed worker's steps: per step, `accumulate` mini-batches of forward and backward whose mean gradient
-/// goes out in one push-pull; then progress, heartbeat and metrics. A step is a push: `steps` and `step` count
-/// pushes, not mini-batches.
+/// A distributed worker's steps, in the order `PipelineSchedule` gives: per step, `accumulate` mini-batches of
+/// `microBatches` micro-batches each, forward and backward a layer at a time, each layer's mean gradient pushed as
+/// soon as it is final; then progress, heartbeat and metrics. A step is a push: `steps` and `step` count pushes,
+/// not mini-batches.
 final class TrainingLoop {
     let job: JobConfig
     let rank: Int
     let model: MLP
     let exchange: ParameterExchange
+    let compute: StepCompute
     let sampler: BatchSampler
     let test: Dataset
     let heartbeat: Heartbeat
     let metrics: MetricsLog?
     let options: WorkerOptions
+    let schedule: PipelineSchedule
 
     /// Pushes so far.
     private(set) var step = 0
     /// When the first step began (after the initial pull).
     private(set) var start = ContinuousClock.now
+    /// Over the whole run, for the summary: compute, data, push (sending), pull (waiting for values), wait.
+    private(set) var totals = StepRecord()
 
     init(job: JobConfig, rank: Int, model: MLP, exchange: ParameterExchange, sampler: BatchSampler, test: Dataset,
          heartbeat: Heartbeat, metrics: MetricsLog?, options: WorkerOptions) {
@@ -31,6 +36,8 @@ final class TrainingLoop {
         self.heartbeat = heartbeat
         self.metrics = metrics
         self.options = options
+        compute = StepCompute(model: model, sampler: sampler, accumulate: job.accumulate, microBatches: job.microBatches)
+        schedule = PipelineSchedule(microBatches: job.accumulate * job.microBatches, maxInflight: job.maxInflight)
     }
 
     /// Pushes per epoch: whole groups of `accumulate` mini-batches (mini-batches left over are skipped).
@@ -38,20 +45,22 @@ final class TrainingLoop {
     var steps: Int { pushesPerEpoch * job.epochs }
     var samplesPerStep: Int { job.batchSize * job.accumulate }
 
-    /// Pulls the initial model, then runs every step (or until shutdown is requested).
+    /// Pulls the initial model, then runs every step (or until shutdown is requested), then takes the replies still
+    /// in flight.
     /// - Returns: the last step's record, not yet written: the end of training (barrier, final pull) belongs to it.
     ///   Nil when no step ran to the end.
     func run(shutdown: Shutdown) async throws -> StepRecord? {
         // A signal while the data was being made: the servers may be gone already, so do not wait on them.
         if shutdown.isRequested { return nil }
         let clock = ContinuousClock()
+        let timed = TimedTransport(exchange)
+        exchange.finalStep = steps - 1
         var carried = StepRecord()  // what happens before a step and belongs to it: the initial pull, for step 1
         let pullStart = clock.now
-        carried.add(try await exchange.initialPull())
+        try await exchange.initialPull()
         carried.pullMs = (clock.now - pullStart).fractionalMilliseconds
         start = clock.now
         var smoothedLoss: Double?
-        let parts = job.accumulate
         for epoch in 0..<job.epochs {
             sampler.startEpoch(epoch)
             for push in 0..<pushesPerEpoch {
@@ -60,25 +69,20 @@ final class TrainingLoop {
                 carried = StepRecord()
                 record.epoch = epoch
                 let stepStart = clock.now
-                var lossSum = 0.0
-                for part in 0..<parts {
-                    let loadStart = clock.now
-                    sampler.load(batch: push * parts + part)
-                    let computeStart = clock.now
-                    lossSum += Double(model.lossAndGradients(features: sampler.features.pointer, labels: sampler.labels,
-                                                             batch: job.batchSize, part: part, of: parts))
-                    record.dataMs += (computeStart - loadStart).fractionalMilliseconds
-                    record.computeMs += (clock.now - computeStart).fractionalMilliseconds
+                compute.push = push
+                try await schedule.run(step: step, compute: compute, transport: timed)
+                if step + 1 == steps {
+                    try await schedule.drain(steps: steps, layers: model.layerCount, transport: timed)
                 }
-                let pushStart = clock.now
-                record.add(try await exchange.pushPullAll(rank: UInt32(rank), last: step + 1 == steps))
                 let end = clock.now
                 step += 1
-                record.step = step
-                record.pushMs = (end - pushStart).fractionalMilliseconds
-                record.loss = lossSum / Double(parts)
+                let (loss, computeMs, dataMs) = compute.takeStep()
+                (record.step, record.loss, record.computeMs, record.dataMs) = (step, loss, computeMs, dataMs)
+                (record.pushMs, record.pullMs) = timed.take(adding: record.pullMs)
+                record.add(exchange.takeStats())
                 record.samplesPerSecond = Double(samplesPerStep) / max(1e-9, (end - stepStart).seconds)
                 record.timeS = (end - start).seconds
+                totals.accumulateTimes(record)
                 report(record, epoch: epoch, &smoothedLoss)
                 if step == steps { return record }
                 metrics?.step(record)
@@ -102,5 +106,34 @@ final class TrainingLoop {
         if step % options.progressEvery == 0 || step == steps {
             emit(#"progress {"rank":\#(rank),"step":\#(step),"steps":\#(steps),"epoch":\#(epoch),"loss":\#(loss),"samples_per_second":\#(rate)}"#)
         }
+    }
+}
+
+/// The exchange as the schedule drives it, timed: milliseconds spent sending (staging, encoding, handing to the
+/// sockets) and blocked receiving (waiting for replies, decoding values) — the communication the pipeline did not
+/// hide.
+final class TimedTransport: LayerTransport {
+    let exchange: ParameterExchange
+    private var sendMs = 0.0, receiveMs = 0.0
+    private let clock = ContinuousClock()
+
+    init(_ exchange: ParameterExchange) { self.exchange = exchange }
+
+    func send(layer: Int, step: Int) throws {
+        let start = clock.now
+        defer { sendMs += (clock.now - start).fractionalMilliseconds }
+        try exchange.send(layer: layer, step: step)
+    }
+
+    func receive(layer: Int, step: Int) async throws {
+        let start = clock.now
+        defer { receiveMs += (clock.now - start).fractionalMilliseconds }
+        try await exchange.receive(layer: layer, step: step)
+    }
+
+    /// (send, receive + `pulled`) milliseconds since the last call; resets them.
+    func take(adding pulled: Double) -> (push: Double, pull: Double) {
+        defer { (sendMs, receiveMs) = (0, 0) }
+        return (sendMs, receiveMs + pulled)
     }
 }

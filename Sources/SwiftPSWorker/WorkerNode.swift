@@ -37,12 +37,15 @@ public struct TrainingResult: Sendable {
     public var seconds: Double
     /// `ModelDigest` of the final weights; nil for the standalone trainer.
     public var modelDigest: String?
+    /// Where a distributed worker's time went; nil for the standalone trainer.
+    public var times: TimeSplit?
     public var samplesPerSecond: Double { Double(samples) / max(seconds, 1e-9) }
 
     /// One JSON object, as `swiftps local` and scripts read it.
     public var json: String {
         let digest = modelDigest.map { #","model_digest":"\#($0)""# } ?? ""
-        return #"{"accuracy":\#(accuracy),"loss":\#(loss),"samples":\#(samples),"seconds":\#(seconds),"samples_per_second":\#(samplesPerSecond)\#(digest)}"#
+        let split = times.map { #","compute_ms":\#($0.computeMs),"push_ms":\#($0.pushMs),"pull_ms":\#($0.pullMs),"wait_ms":\#($0.waitMs)"# } ?? ""
+        return #"{"accuracy":\#(accuracy),"loss":\#(loss),"samples":\#(samples),"seconds":\#(seconds),"samples_per_second":\#(samplesPerSecond)\#(digest)\#(split)}"#
     }
 }
 
@@ -96,8 +99,9 @@ public enum WorkerNode {
         // A worker that joined a running job (rank ≥ workers) trains on the part of rank mod workers, in its own order.
         let shard = train.shard(rank: rank % job.workers, of: job.workers)
         let model = MLP(layerSizes: job.layerSizes, maxBatch: job.batchSize)
-        let exchange = ParameterExchange(model: model, chunks: map.chunks, clients: servers, dtype: job.wireDType,
-                                         compression: job.compression,
+        let exchange = ParameterExchange(model: model, chunks: map.chunks, clients: servers, rank: UInt32(rank),
+                                         dtype: job.wireDType, compression: job.compression,
+                                         maxInflight: job.maxInflight,
                                          pushPullTimeout: job.consistency == .async ? .seconds(30) : .seconds(120))
         let sampler = BatchSampler(data: shard, batchSize: job.batchSize, seed: job.seed ^ UInt64(rank + 1) << 40)
         let loop = TrainingLoop(job: job, rank: rank, model: model, exchange: exchange, sampler: sampler, test: test,
@@ -105,7 +109,7 @@ public enum WorkerNode {
         guard loop.steps > 0 else {
             throw SwiftPSError(.invalidArgument, "rank \(rank)'s part of the data has \(shard.count) samples, fewer than one push of \(job.accumulate) × \(job.batchSize)")
         }
-        log.info("rank \(rank): \(shard.count) samples, \(loop.steps) steps of \(job.accumulate) × \(job.batchSize) over \(map.servers.count) servers")
+        log.info("rank \(rank): \(shard.count) samples, \(loop.steps) steps of \(job.accumulate) × \(job.batchSize) (micro-batches \(job.microBatches), max in flight \(job.maxInflight), \(job.consistency)) over \(map.servers.count) servers")
         metrics?.header(job: job, rank: rank, nodeID: id, version: options.version,
                         parameters: model.specs.reduce(0) { $0 + $1.count }, steps: loop.steps)
 
@@ -118,11 +122,14 @@ public enum WorkerNode {
         let barrierStart = clock.now
         _ = try await coordinator.barrier("trained", nodeID: id)
         let pullStart = clock.now
-        let pulled = try await exchange.pullAll()
+        try await exchange.pullAll()
+        var split = loop.totals
+        split.waitMs += (pullStart - barrierStart).fractionalMilliseconds
+        split.pullMs += (clock.now - pullStart).fractionalMilliseconds
         if var record = last {
             record.waitMs += (pullStart - barrierStart).fractionalMilliseconds
             record.pullMs += (clock.now - pullStart).fractionalMilliseconds
-            record.add(pulled)
+            record.add(exchange.takeStats())
             metrics?.step(record)
         }
         let evalStart = clock.now
@@ -131,8 +138,12 @@ public enum WorkerNode {
                       milliseconds: (clock.now - evalStart).fractionalMilliseconds)
         try await coordinator.finish(nodeID: id)
         log.info("held-out accuracy \(accuracy) after \(step) steps in \(seconds) s")
+        let times = TimeSplit(computeMs: split.computeMs + split.dataMs, pushMs: split.pushMs, pullMs: split.pullMs,
+                              waitMs: split.waitMs)
+        log.info("where the time went:\n\(times.table)")
         return TrainingResult(accuracy: accuracy, loss: testLoss, samples: step * loop.samplesPerStep, seconds: seconds,
-                              modelDigest: ModelDigest.of(model.parameters.map { UnsafeBufferPointer($0.buffer) }))
+                              modelDigest: ModelDigest.of(model.parameters.map { UnsafeBufferPointer($0.buffer) }),
+                              times: times)
     }
 }
 

@@ -33,6 +33,14 @@ struct JobOptions: ParsableArguments {
         discussion: "The mean, not the sum: --lr keeps its meaning, for an effective batch of N × --batch-size, as when PyTorch users divide the loss by N. Mini-batches left over at the end of an epoch are skipped."))
     var accumulate: Int = env("SWIFTPS_ACCUMULATE", 1)
 
+    @Option(help: "Micro-batches per mini-batch; their gradients accumulate into the mini-batch's, so the result is the same, in smaller pieces. Must divide --batch-size. (env: SWIFTPS_MICRO_BATCHES)")
+    var microBatches: Int = env("SWIFTPS_MICRO_BATCHES", 1)
+
+    @Option(help: ArgumentHelp(
+        "Steps whose pushes may be unacknowledged while a worker computes (pipelining). (env: SWIFTPS_MAX_INFLIGHT)",
+        discussion: "Each layer's gradient leaves as soon as backward has finished it, and the reply (its new values) is taken just before the next forward needs the layer. 1: every step computes on the weights its previous push produced, with upper layers' pushes overlapping lower layers' backward. 2 or more: the next steps compute while pushes are in flight, on weights missing up to N-1 of the worker's own updates; not allowed with bsp. 0: no overlap (push and pull after the whole backward)."))
+    var maxInflight: Int = env("SWIFTPS_MAX_INFLIGHT", 1)
+
     @Option(help: "Passes over the training set. (env: SWIFTPS_EPOCHS)")
     var epochs: Int = env("SWIFTPS_EPOCHS", 2)
 
@@ -128,6 +136,15 @@ struct JobOptions: ParsableArguments {
             throw ValidationError("--consistency must be async, bsp or ssp:S with S >= 0 (got '\(consistency)')")
         }
         job.consistency = model
+        guard microBatches > 0, batchSize % microBatches == 0 else {
+            throw ValidationError("--micro-batches must be positive and divide --batch-size \(batchSize) (got \(microBatches))")
+        }
+        job.microBatches = microBatches
+        guard maxInflight >= 0 else { throw ValidationError("--max-inflight must not be negative (got \(maxInflight))") }
+        guard maxInflight <= 1 || model != .bsp else {
+            throw ValidationError("--max-inflight \(maxInflight) computes on weights older than the last round: bsp allows at most 1")
+        }
+        job.maxInflight = maxInflight
         return job
     }
 
@@ -136,6 +153,7 @@ struct JobOptions: ParsableArguments {
         ["--servers", "\(servers)", "--workers", "\(workers)", "--layers", layers, "--optimizer", optimizer,
          "--lr", "\(learningRate)", "--momentum", "\(momentum)", "--weight-decay", "\(weightDecay)",
          "--batch-size", "\(batchSize)", "--accumulate", "\(accumulate)",
+         "--micro-batches", "\(microBatches)", "--max-inflight", "\(maxInflight)",
          "--epochs", "\(epochs)", "--train-samples", "\(trainSamples)",
          "--test-samples", "\(testSamples)", "--seed", "\(seed)", "--chunk-elements", "\(chunkElements)",
          "--heartbeat-timeout-ms", "\(heartbeatTimeoutMs)", "--wire-dtype", wireDtype, "--compress", compress,

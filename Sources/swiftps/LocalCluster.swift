@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import SwiftPSCore
+import SwiftPSWorker
 
 /// The child processes of `swiftps local` and the progress they report.
 final class LocalCluster: Sendable {
@@ -11,6 +12,8 @@ final class LocalCluster: Sendable {
         var seconds: Double
         /// The workers' `ModelDigest`s of the final weights (one, unless something is wrong).
         var modelDigests: [String]
+        /// Where the workers' time went, summed over them.
+        var times: TimeSplit
     }
 
     private let executable: String
@@ -86,12 +89,15 @@ final class LocalCluster: Sendable {
         }
         let all = results.withLock { $0 }
         guard all.count == config.workers else { throw LocalError("\(all.count) of \(config.workers) workers reported a result") }
-        let samples = all.reduce(0) { $0 + ($1["samples"] ?? 0) }
+        func sum(_ field: String) -> Double { all.reduce(0) { $0 + ($1[field] ?? 0) } }
+        let samples = sum("samples")
         let seconds = all.map { $0["seconds"] ?? 0 }.max() ?? 0
         return Outcome(accuracy: all.map { $0["accuracy"] ?? 0 }.min() ?? 0,
                        loss: all.map { $0["loss"] ?? 0 }.max() ?? 0,
                        samplesPerSecond: samples / max(seconds, 1e-9), seconds: seconds,
-                       modelDigests: digests.withLock { $0.sorted() })
+                       modelDigests: digests.withLock { $0.sorted() },
+                       times: TimeSplit(computeMs: sum("compute_ms"), pushMs: sum("push_ms"), pullMs: sum("pull_ms"),
+                                        waitMs: sum("wait_ms")))
     }
 
     func standalone(job: JobOptions) async throws -> (accuracy: Double, seconds: Double) {

@@ -69,6 +69,8 @@ struct LocalCommand: AsyncParsableCommand {
             var json = #"{"accuracy":\#(outcome.accuracy),"loss":\#(outcome.loss),"samples_per_second":\#(outcome.samplesPerSecond),"seconds":\#(outcome.seconds),"servers":\#(config.servers),"workers":\#(config.workers)"#
             if let standalone { json += #","standalone_accuracy":\#(standalone)"# }
             json += #","consistency":"\#(config.consistency)","model_digests":[\#(outcome.modelDigests.map { "\"\($0)\"" }.joined(separator: ","))]"#
+            let times = outcome.times
+            json += #","compute_ms":\#(times.computeMs),"push_ms":\#(times.pushMs),"pull_ms":\#(times.pullMs),"wait_ms":\#(times.waitMs)"#
             try (json + "}\n").write(toFile: summaryJson, atomically: true, encoding: .utf8)
         }
         guard outcome.accuracy >= minAccuracy else {
@@ -86,6 +88,9 @@ struct LocalCommand: AsyncParsableCommand {
         }
         print("held-out loss       \(String(format: "%.4f", outcome.loss))")
         print("throughput          \(String(format: "%.0f", outcome.samplesPerSecond)) samples/s over \(String(format: "%.1f", outcome.seconds)) s")
+        print("")
+        print("where the workers' time went (summed over \(config.workers) workers):")
+        print(outcome.times.table)
     }
 
     private func selfExecutable() throws -> String {

@@ -1,7 +1,8 @@
 import Testing
 import SwiftPSCore
 
-/// Consistency clocks as transcripts: each line an event (`push R`, `push R last`, `drop R`), then `→` and the
+/// Consistency clocks as transcripts: each line an event (`push R`, `push R last`, `push R more` — a part of the
+/// clock, more to come — or `drop R`), then `→` and the
 /// decision: the push's clock, BSP rounds completed, and the parked replies served (`wR.C` is rank R's reply for
 /// its push of clock C, with its lag).
 @Suite struct ClockTableTests {
@@ -17,7 +18,8 @@ import SwiftPSCore
                 decision = table.drop(rank)
             } else {
                 do {
-                    let pushed = try table.push(from: rank, last: words.count > 2, waiter: "w\(rank)")
+                    let pushed = try table.push(from: rank, more: words.contains("more"), last: words.contains("last"),
+                                                waiter: "w\(rank)")
                     parts.append("clock \(pushed.clock)")
                     decision = pushed.decision
                 } catch {
@@ -108,6 +110,38 @@ import SwiftPSCore
             push 5 → clock 2
             push 0 → clock 2; rounds 2; serve w5.2 lag 0, w0.2 lag 0
             push 5 → clock 3
+            """)
+    }
+
+    @Test func aPipelinedClockAdvancesWithItsLastPart() {
+        #expect(transcript(.bsp, workers: 2, """
+            push 0 more
+            push 0 more
+            push 1 more
+            push 0
+            push 1
+            push 1 more
+            """) == """
+            push 0 more → clock 0
+            push 0 more → clock 0
+            push 1 more → clock 0
+            push 0 → clock 0
+            push 1 → clock 0; rounds 0; serve w0.0 lag 0, w0.0 lag 0, w1.0 lag 0, w0.0 lag 0, w1.0 lag 0
+            push 1 more → clock 1
+            """)
+    }
+
+    /// Outside BSP a part's reply is measured against the other workers only: it does not wait for the rest of
+    /// its own clock.
+    @Test func sspPartsAreNotHeldBackByTheirOwnClock() {
+        #expect(transcript(.ssp(staleness: 0), workers: 2, """
+            push 1
+            push 0 more
+            push 0
+            """) == """
+            push 1 → clock 0
+            push 0 more → clock 0; serve w0.0 lag 0
+            push 0 → clock 0; serve w1.0 lag 0, w0.0 lag 0
             """)
     }
 

@@ -73,3 +73,25 @@ import SwiftPSServer
         }
     }
 }
+
+extension ConsistencyRPCTests {
+    /// A pipelined BSP round: each worker sends its clock in two parts (w1, then b closing it), both in flight at
+    /// once on the same connection; the round applies once when both workers' last parts are in.
+    @Test func bspRoundsOfSeveralPartsPerWorker() async throws {
+        try await Self.withBSPServer { rank0, rank1, _ in
+            for round in 0..<50 {
+                // Started in order on each connection: the part, then the push that closes the clock.
+                let calls = [(rank0, UInt32(0)), (rank1, 1)].flatMap { client, rank in
+                    [client.startPushPull([tensor(TestShard.w1, Array(repeating: 1, count: 500))], rank: rank, more: true),
+                     client.startPushPull([tensor(TestShard.b, Self.g0)], rank: rank)]
+                }
+                for call in calls {
+                    let (values, clock) = try ParameterServerClient.pushPullResult(try await call.value())
+                    #expect(clock == PushPullReply(clock: UInt64(round), lag: 0))
+                    #expect(values[0].header.version == UInt64(round + 1), "one update per round and key")
+                }
+            }
+            #expect(try await rank0.pull([TestShard.b, TestShard.w1]).map(\.header.version) == [50, 50])
+        }
+    }
+}

@@ -248,10 +248,19 @@ struct  Swiftps__V1__JobConfig
    * How fresh the weights a worker computes on must be: "async" (default), "bsp" or "ssp:S".
    */
   char *consistency;
+  /*
+   * each mini-batch is computed in this many micro-batches; 0 = 1
+   */
+  uint32_t micro_batches;
+  /*
+   * Pipelining: how many steps' pushes may be unacknowledged while the worker computes (the weights it computes
+   * on may miss its own last max_inflight - 1 updates); 0 = no overlap (push and pull after the whole backward).
+   */
+  uint32_t max_inflight;
 };
 #define SWIFTPS__V1__JOB_CONFIG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__job_config__descriptor) \
-    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Swiftps__V1__NodeInfo
@@ -521,10 +530,14 @@ struct  Swiftps__V1__PushPullRequest
    * the worker's final push: it leaves the clocks after it
    */
   protobuf_c_boolean last;
+  /*
+   * more pushes of this clock follow (pipelining sends a clock layer by layer); the
+   */
+  protobuf_c_boolean more;
 };
 #define SWIFTPS__V1__PUSH_PULL_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__push_pull_request__descriptor) \
-    , SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0, 0 }
+    , SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0, 0, 0 }
 
 
 /*
