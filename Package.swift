@@ -29,7 +29,8 @@ let package = Package(
         .target(name: "SwiftPSWorker",
                 dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSCoordinator", "SwiftPSServer", "SwiftPSModel"], swiftSettings: strict),
         .target(name: "SwiftPSBench",
-                dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer", "SwiftPSModel"], swiftSettings: strict),
+                dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer", "SwiftPSModel", "SwiftPSWorker"],
+                swiftSettings: strict),
         .target(name: "SwiftPSPlot", swiftSettings: strict),
         .executableTarget(
             name: "swiftps",

@@ -1,3 +1,4 @@
+import Synchronization
 import SwiftPSCore
 import SwiftPSWire
 import SwiftPSTransport
@@ -58,14 +59,16 @@ public enum WorkerNode {
         let context = ZMQContext()
         let coordinator = try CoordinatorClient(context: context, endpoint: options.coordinator)
         var servers: [UInt32: ParameterServerClient] = [:]
+        let lost = LostCoordinator()
         do {
-            let result = try await train(options, context, coordinator, &servers, metrics, shutdown, log)
+            let result = try await train(options, context, coordinator, &servers, metrics, shutdown, lost, log)
             for client in servers.values { await client.close() }
             await coordinator.close()
             return result
         } catch {
             for client in servers.values { await client.close() }
             await coordinator.close()
+            if let reason = lost.reason.withLock({ $0 }) { throw reason }
             if shutdown.isRequested, !((error as? SwiftPSError)?.code == .cancelled) {
                 throw SwiftPSError(.cancelled, "shutdown requested (\(error))")
             }
@@ -75,14 +78,20 @@ public enum WorkerNode {
 
     private static func train(_ options: WorkerOptions, _ context: ZMQContext, _ coordinator: CoordinatorClient,
                               _ servers: inout [UInt32: ParameterServerClient], _ metrics: MetricsLog?, _ shutdown: Shutdown,
-                              _ baseLog: Log) async throws -> TrainingResult {
+                              _ lost: LostCoordinator, _ baseLog: Log) async throws -> TrainingResult {
         let registration = try await coordinator.register(role: .worker, address: "", connectTimeout: options.connectTimeout,
                                                           shutdown: shutdown, log: baseLog)
         let job = registration.job, id = registration.nodeID, rank = Int(registration.rank)
         var log = baseLog
         log.name = "worker \(id)"
-        // Heartbeats start at once: waiting for the servers must not look like death.
-        let heartbeat = Heartbeat(coordinator: coordinator, nodeID: id, interval: .milliseconds(max(100, job.heartbeatTimeoutMs / 5)))
+        // Heartbeats start at once: waiting for the servers must not look like death. A worker the coordinator has
+        // dropped (or lost) stops at once rather than waiting out its calls' deadlines.
+        let heartbeat = Heartbeat(coordinator: coordinator, nodeID: id,
+                                  interval: .milliseconds(max(100, job.heartbeatTimeoutMs / 5)),
+                                  giveUp: .milliseconds(job.heartbeatTimeoutMs * 3)) { error in
+            lost.reason.withLock { $0 = error }
+            shutdown.request()  // aborts the calls in flight, as a signal would
+        }
         heartbeat.start()
         defer { heartbeat.stop() }
         let map = try await coordinator.waitForShardMap(shutdown: shutdown, log: log)
@@ -147,6 +156,11 @@ public enum WorkerNode {
     }
 }
 
+
+/// Why a worker stopped on its own: the coordinator dropped it or stopped answering (set by its heartbeat).
+final class LostCoordinator: Sendable {
+    let reason = Mutex<SwiftPSError?>(nil)
+}
 
 extension WorkerNode {
     /// One BLAS thread per worker: the machine's cores are shared by every process of the job.

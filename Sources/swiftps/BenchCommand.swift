@@ -5,7 +5,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures next to a baseline measured in the same run.",
-        subcommands: [TransportBench.self, ApplyBench.self, ConvertBench.self, StepBench.self])
+        subcommands: [TransportBench.self, ApplyBench.self, ConvertBench.self, StepBench.self, OverlapBench.self])
 }
 
 /// The options every benchmark takes.
@@ -69,5 +69,17 @@ struct StepBench: ParsableCommand {
 
     func run() {
         StepBenchmark.run(secondsPerRound: options.seconds, json: options.json)
+    }
+}
+
+struct OverlapBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "overlap",
+        abstract: "A worker's step against a loopback server: pipelined, serial, and computation alone.")
+
+    @OptionGroup var options: BenchOptions
+
+    func run() async throws {
+        try await OverlapBenchmark.run(secondsPerRound: options.seconds, json: options.json)
     }
 }

@@ -5,7 +5,7 @@ extension Integration {
     /// Every benchmark runs briefly and prints only well-formed figures. Figures are not held to their targets here:
     /// a shared machine is too noisy for that.
     @Suite struct Bench {
-        @Test(arguments: [["apply"], ["convert"], ["step"], ["transport", "--only", "4KiB"]])
+        @Test(arguments: [["apply"], ["convert"], ["step"], ["overlap"], ["transport", "--only", "4KiB"]])
         func printsWellFormedFigures(_ arguments: [String]) async throws {
             let bench = try RunningProcess("bench", ["bench"] + arguments + ["--json", "--seconds", "0.05"])
             defer { bench.stop() }

@@ -81,8 +81,9 @@ extension Integration {
             #expect(try await coordinator.exitStatus(timeout: .seconds(30)) == 0)
         }
 
-        /// BSP with a worker killed mid-run: after its heartbeat timeout the coordinator drops it, the servers stop
-        /// waiting for its clock, and the other worker finishes the job.
+        /// BSP with a worker frozen mid-run (SIGSTOP): after its heartbeat timeout the coordinator drops it, the servers
+        /// stop waiting for its clock, and the other worker finishes the job. Woken up, the dropped worker stops at
+        /// once with an error that says so.
         @Test func bspGoesOnWithoutADeadWorker() async throws {
             let (coordinator, server, address) = try await Self.startJob(
                 Self.job + ["--workers", "2", "--consistency", "bsp", "--heartbeat-timeout-ms", "1000"])
@@ -94,8 +95,11 @@ extension Integration {
             let victim = try Self.worker("worker1", address, metrics: paths[1])
             defer { victim.stop() }
             _ = try await victim.line { $0.hasPrefix("progress ") && $0.contains(#""step":5,"#) }
-            victim.signal(SIGKILL)
+            victim.signal(SIGSTOP)
             let result = try resultFields(try await survivor.line(timeout: .seconds(120)) { $0.hasPrefix("result ") })
+            victim.signal(SIGCONT)
+            #expect(try await victim.exitStatus(timeout: .seconds(20)) != 0)
+            #expect(victim.stderr.contains("dropped"), "\(victim.stderr)")
             #expect(try #require(result["accuracy"]) > 0.6)
             #expect(try await survivor.exitStatus() == 0, "\(survivor.stderr)")
             #expect(try await server.exitStatus(timeout: .seconds(30)) == 0, "\(server.stderr)")
