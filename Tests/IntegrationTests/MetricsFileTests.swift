@@ -53,7 +53,7 @@ extension Integration {
         @Test func recordsDescribeTheRun() async throws {
             let job = ["--servers", "1", "--workers", "1", "--epochs", "1", "--train-samples", "4000", "--test-samples",
                        "1000", "--layers", "16,64,10", "--batch-size", "32", "--accumulate", "2", "--seed", "7",
-                       "--optimizer", "sgd", "--lr", "0.1", "--chunk-elements", "500"]
+                       "--optimizer", "sgd", "--lr", "0.1", "--chunk-elements", "500", "--max-inflight", "1"]
             let run = try await Self.run(job, worker: ["--eval-every", "10"])
             #expect(run.text.hasSuffix("\n"))
             #expect(run.header["type"] as? String == "header")

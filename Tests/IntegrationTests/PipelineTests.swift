@@ -33,7 +33,7 @@ extension Integration {
 
         /// Flags that cannot work are refused before anything starts.
         @Test func badPipelineFlagsAreUsageErrors() async throws {
-            for flags in [["--micro-batches", "5"], ["--micro-batches", "0"], ["--max-inflight", "-1"],
+            for flags in [["--micro-batches", "5"], ["--micro-batches", "0"], ["--max-inflight", "-1"], ["--max-inflight", "x"],
                           ["--consistency", "bsp", "--max-inflight", "2"], ["--consistency", "ssp:x"]] {
                 let process = try RunningProcess("local", ["local"] + flags)
                 defer { process.stop() }
