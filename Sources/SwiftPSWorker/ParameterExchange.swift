@@ -1,4 +1,3 @@
-import Synchronization
 import SwiftPSCore
 import SwiftPSWire
 import SwiftPSTransport

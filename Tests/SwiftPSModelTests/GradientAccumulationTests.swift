@@ -69,4 +69,35 @@ import SwiftPSModel
         #expect(plainLoss == singleLoss)
         #expect(plain.gradients.map(\.array) == single.gradients.map(\.array))
     }
+
+    /// Micro-batches as a pipelined worker runs them, a layer at a time (forward first layer first, the loss, then
+    /// backward last layer first): 4 micro-batches of 4 give one batch of 16's mean gradient.
+    @Test func microBatchesLayerByLayerEqualOneBatch() {
+        let micro = 4, parts = 4, total = micro * parts, inputs = Self.sizes[0]
+        let (data, _) = TeacherTask.make(seed: 10, inputs: inputs, classes: Self.sizes.last!, train: total, test: 0)
+        let whole = Self.model(maxBatch: total)
+        let wholeLoss = whole.lossAndGradients(features: data.features, labels: data.labels, batch: total)
+        let layered = Self.model(maxBatch: micro)
+        var lossSum = 0.0
+        data.features.withUnsafeBufferPointer { features in
+            data.labels.withUnsafeBufferPointer { labels in
+                for part in 0..<parts {
+                    let x = features.baseAddress! + part * micro * inputs
+                    for layer in 0..<layered.layerCount { layered.forward(layer: layer, features: x, batch: micro) }
+                    lossSum += Double(layered.lossAndDeltas(labels: labels.baseAddress! + part * micro, batch: micro,
+                                                            part: part, of: parts))
+                    for layer in (0..<layered.layerCount).reversed() {
+                        layered.backward(layer: layer, features: x, batch: micro, accumulate: part > 0)
+                    }
+                }
+            }
+        }
+        #expect(abs(lossSum / Double(parts) - Double(wholeLoss)) < 1e-5)
+        for (p, spec) in whole.specs.enumerated() {
+            for i in 0..<spec.count {
+                let expected = whole.gradients[p].pointer[i], got = layered.gradients[p].pointer[i]
+                #expect(abs(expected - got) <= 1e-6 + 1e-4 * abs(expected), "\(spec.name)[\(i)]")
+            }
+        }
+    }
 }
