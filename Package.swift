@@ -20,7 +20,10 @@ let package = Package(
         // protoc-c output, committed; regenerate with Scripts/generate-protos.sh.
         .target(name: "SwiftPSProto", dependencies: ["CProtobufC"], path: "Sources/SwiftPSProto"),
 
-        .target(name: "SwiftPSCore", swiftSettings: strict),
+        // Numeric kernels in C where Swift cannot vectorise (see the header).
+        .target(name: "CKernels"),
+
+        .target(name: "SwiftPSCore", dependencies: ["CKernels"], swiftSettings: strict),
         .target(name: "SwiftPSWire", dependencies: ["SwiftPSCore", "SwiftPSProto", "CProtobufC"], swiftSettings: strict),
         .target(name: "SwiftPSTransport", dependencies: ["SwiftPSCore", "SwiftPSWire", "CZeroMQ"], swiftSettings: strict),
         .target(name: "SwiftPSModel", dependencies: ["SwiftPSCore", "COpenBLAS"], swiftSettings: strict),
@@ -41,7 +44,7 @@ let package = Package(
             ],
             swiftSettings: strict),
 
-        .testTarget(name: "SwiftPSCoreTests", dependencies: ["SwiftPSCore"], swiftSettings: strict),
+        .testTarget(name: "SwiftPSCoreTests", dependencies: ["SwiftPSCore", "CKernels"], swiftSettings: strict),
         .testTarget(name: "SwiftPSWireTests", dependencies: ["SwiftPSCore", "SwiftPSWire"], swiftSettings: strict),
         .testTarget(name: "SwiftPSPlotTests", dependencies: ["SwiftPSPlot"], swiftSettings: strict),
         .testTarget(name: "SwiftPSModelTests", dependencies: ["SwiftPSCore", "SwiftPSModel"], swiftSettings: strict),

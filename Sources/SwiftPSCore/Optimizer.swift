@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// Which update rule the servers apply, and its hyper-parameters.
 ///
 /// Weight decay is L2 regularisation added to the gradient (`g + λ·w`) before the rule, as PyTorch's `SGD` and
@@ -65,37 +67,14 @@ public enum Optimizer {
         }
     }
 
-    /// Adam with bias correction, eight lanes at a time: written with SIMD types because the compiler does not
-    /// vectorise the scalar form (four pointers that might alias, and a square root).
+    /// Adam with bias correction: the per-call constants here, the loop in C (`swiftps_adam`), because Swift's
+    /// square root goes through libm with errno semantics and would not vectorise.
     private static func adam(_ config: OptimizerConfig, weights: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
                              v: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>, count: Int, step: UInt64) {
-        let b1 = config.beta1, b2 = config.beta2, eps = config.epsilon, wd = config.weightDecay
         let t = Float(step)
-        let correction1 = 1 - pow(b1, t), correction2 = 1 - pow(b2, t)
-        let stepSize = config.learningRate / correction1, invSqrtCorrection2 = 1 / correction2.squareRoot()
-        typealias Lanes = SIMD8<Float>
-        let width = Lanes.scalarCount, vectorEnd = count - count % width
-        var i = 0
-        while i < vectorEnd {
-            let w = UnsafeRawPointer(weights + i).loadUnaligned(as: Lanes.self)
-            let g = UnsafeRawPointer(gradient + i).loadUnaligned(as: Lanes.self) + wd * w
-            let mi = b1 * UnsafeRawPointer(m + i).loadUnaligned(as: Lanes.self) + (1 - b1) * g
-            let vi = b2 * UnsafeRawPointer(v + i).loadUnaligned(as: Lanes.self) + (1 - b2) * g * g
-            UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: Lanes.self)
-            UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: Lanes.self)
-            let update = stepSize * mi / (vi.squareRoot() * invSqrtCorrection2 + eps)
-            UnsafeMutableRawPointer(weights + i).storeBytes(of: w - update, as: Lanes.self)
-            i += width
-        }
-        while i < count {
-            let g = gradient[i] + wd * weights[i]
-            let mi = b1 * m[i] + (1 - b1) * g
-            let vi = b2 * v[i] + (1 - b2) * g * g
-            m[i] = mi
-            v[i] = vi
-            weights[i] -= stepSize * mi / (vi.squareRoot() * invSqrtCorrection2 + eps)
-            i += 1
-        }
+        let correction1 = 1 - pow(config.beta1, t), correction2 = 1 - pow(config.beta2, t)
+        swiftps_adam(weights, m, v, gradient, count, config.beta1, config.beta2, config.epsilon, config.weightDecay,
+                     config.learningRate / correction1, 1 / correction2.squareRoot())
     }
 
     /// True when every value is finite (no NaN, no ±Inf).
