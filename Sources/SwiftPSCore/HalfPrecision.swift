@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// Conversions between fp32 and the 16-bit wire dtypes, round to nearest even, at memory speed.
 ///
 /// Servers keep fp32 masters and convert tensors as they arrive and leave, so the bulk forms sit on the hot path of
@@ -59,9 +61,11 @@ public enum HalfPrecision {
         // Exponent and mantissa moved into fp32's fields still carry f16's bias; multiplying by 2¹¹² rebiases them,
         // exactly, and also normalises f16 subnormals (which land in fp32's subnormal range here).
         let scaled = Float(bitPattern: (word & 0x7FFF_0000) >> 3) * 0x1p112
-        // Exponent 31 (Inf, NaN) came out as 2¹⁶ or more: set all fp32 exponent bits, keeping the payload.
+        // Exponent 31 (Inf, NaN) came out as 2¹⁶ or more: set all fp32 exponent bits, keeping the payload; a NaN
+        // also gets the quiet bit, as IEEE conversions (and F16C) deliver it.
         let infinite: UInt32 = scaled >= 0x1p16 ? 0x7F80_0000 : 0
-        return Float(bitPattern: sign | infinite | scaled.bitPattern)
+        let quiet: UInt32 = word & 0x7FFF_0000 > 0x7C00_0000 ? 0x0040_0000 : 0
+        return Float(bitPattern: sign | infinite | quiet | scaled.bitPattern)
     }
 
     /// Converts `count` floats to `dtype` wire values; for `.f32` this is a plain copy.
@@ -79,7 +83,8 @@ public enum HalfPrecision {
                 destination.storeBytes(of: bf16(source[i]).littleEndian, toByteOffset: 2 &* i, as: UInt16.self)
             }
         case .f16:
-            for i in 0..<count {
+            // F16C where the CPU has it (the same results); the scalar form for the rest.
+            for i in swiftps_f16_encode_fast(source, destination, count)..<count {
                 destination.storeBytes(of: f16(source[i]).littleEndian, toByteOffset: 2 &* i, as: UInt16.self)
             }
         case .int8, .topK:
@@ -90,7 +95,8 @@ public enum HalfPrecision {
     /// Converts `count` `dtype` wire values to floats; for `.f32` this is a plain copy.
     ///
     /// Allocates nothing. `source` may have any alignment (bytes straight from a network frame); it must hold
-    /// `count * dtype.byteWidth` bytes and must not overlap `destination`. NaN payloads are kept as they are.
+    /// `count * dtype.byteWidth` bytes and must not overlap `destination`. NaNs stay NaNs with their sign and
+    /// payload; f16 NaNs come out quiet.
     public static func decode(_ source: UnsafeRawPointer, as dtype: DType, to destination: UnsafeMutablePointer<Float>,
                               count: Int) {
         precondition(count >= 0, "HalfPrecision.decode: negative count \(count)")
@@ -103,7 +109,7 @@ public enum HalfPrecision {
                 destination[i] = float(bf16: bits)
             }
         case .f16:
-            for i in 0..<count {
+            for i in swiftps_f16_decode_fast(source, destination, count)..<count {
                 let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 &* i, as: UInt16.self))
                 destination[i] = float(f16: bits)
             }

@@ -19,4 +19,13 @@ void swiftps_adam(float *weights, float *m, float *v, const float *gradient, siz
 void swiftps_adam_portable(float *weights, float *m, float *v, const float *gradient, size_t count, float beta1,
                            float beta2, float epsilon, float weight_decay, float step_size, float inv_sqrt_correction2);
 
+/// fp32 → IEEE binary16 with F16C where the CPU has it (chosen at run time): round to nearest even, NaN → the
+/// canonical quiet NaN 0x7E00 with the input's sign, as `HalfPrecision.f16` does. Converts the leading multiple of 8
+/// elements and returns how many it converted (0 without F16C); the caller converts the rest. `destination` takes
+/// little-endian values at any alignment.
+size_t swiftps_f16_encode_fast(const float *source, void *destination, size_t count);
+
+/// IEEE binary16 → fp32 with F16C where the CPU has it; as `swiftps_f16_encode_fast`, returns how many it converted.
+size_t swiftps_f16_decode_fast(const void *source, float *destination, size_t count);
+
 #endif
