@@ -22,6 +22,12 @@ public final class ParameterServerClient: Sendable {
         try await rpc.call(.push, Empty(), tensors: gradients, timeout: timeout).body(PushReply.self).versions
     }
 
+    /// Queues a push now and returns its reply to await later (`PushReply` in its body): pushes started one after
+    /// another leave in that order, and a caller can keep many in flight from one task.
+    public func startPush(_ gradients: [OutgoingTensor], timeout: Duration = .seconds(30)) -> PendingCall {
+        rpc.start(.push, Empty(), tensors: gradients, timeout: timeout)
+    }
+
     /// The current values of `keys` in `dtype`, read in place from the reply's frames.
     public func pull(_ keys: [UInt64], dtype: DType = .f32, timeout: Duration = .seconds(30)) async throws -> [ReceivedTensor] {
         try await rpc.call(.pull, PullRequest(keys: keys, dtype: dtype), timeout: timeout).tensors
