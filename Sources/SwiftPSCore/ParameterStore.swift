@@ -33,6 +33,8 @@ public final class ParameterStore {
     /// Reused for payloads that cannot be read as fp32 in place: 16-bit wire dtypes, and f32 that is not 4-byte
     /// aligned (small ZeroMQ frames may sit at any offset).
     private var alignedScratch: UnsafeMutableBufferPointer<Float> = .init(start: nil, count: 0)
+    /// BSP: one key's sum over a round's pushes.
+    private var sumScratch: UnsafeMutableBufferPointer<Float> = .init(start: nil, count: 0)
 
     public private(set) var elements = 0
 
@@ -54,6 +56,7 @@ public final class ParameterStore {
     deinit {
         for slot in slots.values { slot.memory.deallocate() }
         alignedScratch.deallocate()
+        sumScratch.deallocate()
     }
 
     public var keyCount: Int { slots.count }
@@ -113,6 +116,38 @@ public final class ParameterStore {
                             step: slot.version)
             slots[g.key] = slot
             return slot.version
+        }
+    }
+
+    /// BSP: applies several validated pushes as one update per key — for each key, the sum of its gradients in the
+    /// order the pushes are given (rank order: the same bits on any number of servers and in every run), applied
+    /// once. Keys go in order of first appearance.
+    public func applySum(_ pushes: [[TensorView]]) {
+        var order: [UInt64] = []
+        var byKey: [UInt64: [TensorView]] = [:]
+        for push in pushes {
+            for g in push {
+                if byKey[g.key] == nil { order.append(g.key) }
+                byKey[g.key, default: []].append(g)
+            }
+        }
+        for key in order {
+            let gradients = byKey[key]!, count = gradients[0].count
+            if sumScratch.count < count {
+                sumScratch.deallocate()
+                sumScratch = .allocate(capacity: count)
+            }
+            let sum = sumScratch.baseAddress!
+            for (index, g) in gradients.enumerated() {
+                guard let values = try? floats(g) else { preconditionFailure("applySum of a push that validate did not pass") }
+                if index == 0 {
+                    sum.update(from: values, count: count)
+                } else {
+                    for i in 0..<count { sum[i] += values[i] }
+                }
+            }
+            _ = apply([TensorView(key: key, dtype: .f32, count: count,
+                                  bytes: UnsafeRawBufferPointer(start: sum, count: count * 4))])
         }
     }
 

@@ -49,9 +49,6 @@ public final class ParameterServerHandler: RPCHandler {
     private var clocks = ClockTable<ParkedPull>(consistency: .async, workers: 0)
     /// BSP: each open round's pushes (all parts), by worker rank, held in their received frames.
     private var rounds: [UInt64: [UInt32: [ReceivedTensor]]] = [:]
-    /// BSP: per key, the round's sum, and a decode buffer for 16-bit and compressed payloads.
-    private var sums: [UInt64: FloatBuffer] = [:]
-    private var decoded = FloatBuffer(count: 0)
     private var droppedRanks: Set<UInt32> = []
     /// Where another thread leaves the shard for the socket thread to pick up.
     public let mailbox = ShardMailbox()
@@ -157,33 +154,17 @@ public final class ParameterServerHandler: RPCHandler {
         }
     }
 
-    /// Sums a BSP round's pushes key by key in rank order (the same order, so the same bits, on any number of
-    /// servers and in every run), then applies each key's sum once.
+    /// Applies a BSP round: its pushes summed key by key in rank order, each key updated once.
     private func applyRound(_ round: UInt64) {
         guard let pushes = rounds.removeValue(forKey: round), let store else { return }
-        var order: [UInt64] = []
-        for rank in pushes.keys.sorted() {
-            for tensor in pushes[rank]! {
-                let key = tensor.header.key, count = Int(tensor.header.count)
-                let sum = sums[key] ?? FloatBuffer(count: count)
-                sums[key] = sum
-                if decoded.count < count { decoded = FloatBuffer(count: count) }
-                let first = !order.contains(key)
-                if first { order.append(key) }
-                tensor.frame.withBytes { bytes in
-                    // Validated on arrival, so decoding cannot fail.
-                    try? GradientCodec.decode(tensor.header.dtype ?? .f32, payload: bytes, count: count,
-                                              into: first ? sum.pointer : decoded.pointer)
-                }
-                if !first { for i in 0..<count { sum.pointer[i] += decoded.pointer[i] } }
-            }
+        let ranked = pushes.keys.sorted().map { pushes[$0]! }
+        withExtendedLifetime(ranked) {  // the views point into the frames
+            store.applySum(ranked.map { $0.map(Self.view) })
         }
-        let views = order.map { key in
-            let sum = sums[key]!, count = store.count(of: key)!
-            return TensorView(key: key, dtype: .f32, count: count,
-                              bytes: UnsafeRawBufferPointer(start: sum.pointer, count: count * 4))
-        }
-        _ = store.apply(views)
+    }
+
+    private static func view(_ t: ReceivedTensor) -> TensorView {
+        TensorView(key: t.header.key, dtype: t.header.dtype ?? .f32, count: Int(t.header.count), bytes: t.bytes)
     }
 
     private func shard() throws(SwiftPSError) -> ParameterStore {
@@ -206,9 +187,7 @@ public final class ParameterServerHandler: RPCHandler {
                                   _ body: (ParameterStore, [TensorView]) throws(SwiftPSError) -> R) throws(SwiftPSError) -> R {
         let store = try shard()
         guard !tensors.isEmpty else { throw SwiftPSError(.invalidArgument, "a push needs at least one tensor") }
-        let views = tensors.map { t in
-            TensorView(key: t.header.key, dtype: t.header.dtype ?? .f32, count: Int(t.header.count), bytes: t.bytes)
-        }
+        let views = tensors.map(Self.view)
         return try withExtendedLifetime(tensors) { () throws(SwiftPSError) -> R in
             try store.validate(views)
             let result = try body(store, views)

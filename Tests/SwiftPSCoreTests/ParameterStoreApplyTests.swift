@@ -72,4 +72,23 @@ import SwiftPSCore
         #expect(!sameSnapshot(aligned.snapshot(), initial), "the pushes changed something")
         #expect(aligned.version(of: Chunk.key(param: 0, chunk: 0)) == 2)
     }
+
+    /// BSP: a round's pushes are summed key by key (in the order given) and applied once per key, also from a
+    /// misaligned frame and a bf16 payload; a key only one push carries is updated with that push alone.
+    @Test func applySumUpdatesEachKeyOnceWithTheSum() throws {
+        let store = Self.store(OptimizerConfig(kind: .sgd, learningRate: 0.5))
+        let w1 = Chunk.key(param: 0, chunk: 1), b1 = Chunk.key(param: 1, chunk: 1)
+        let initial = store.weights(of: w1)
+        let bf16 = [Float(3), 5].flatMap { value in withUnsafeBytes(of: HalfPrecision.bf16(value).littleEndian) { Array($0) } }
+        try withViews([TestTensor(key: w1, values: [1, 2]), TestTensor(key: b1, values: [4])], misalign: 1) { rank0 in
+            try withViews([TestTensor(key: w1, dtype: .bf16, count: 2, bytes: bf16)]) { rank1 in
+                try store.validate(rank0)
+                try store.validate(rank1)
+                store.applySum([rank0, rank1])
+            }
+        }
+        #expect(store.weights(of: w1) == [initial[0] - 0.5 * 4, initial[1] - 0.5 * 7], "w − 0.5·(g0 + g1)")
+        #expect(store.weights(of: b1) == [-2])
+        #expect(store.version(of: w1) == 1 && store.version(of: b1) == 1, "one update per key for the round")
+    }
 }
