@@ -36,6 +36,8 @@ final class ParameterExchange: LayerTransport {
         /// The server holds chunks of a lower layer, whose push of the same step follows (backward runs last layer
         /// first): the server advances this worker's clock with that one.
         var more: Bool
+        /// Per staging slot, the push's tensors (views of the gradients, or of that slot's staging), built once.
+        var tensors: [[OutgoingTensor]]
     }
 
 
@@ -81,21 +83,34 @@ final class ParameterExchange: LayerTransport {
         versions = Array(repeating: 0, count: chunks.count)
         servers = clients.keys.sorted().map { id in (clients[id]!, chunks.filter { $0.server == id }.map(\.key)) }
 
+        let pushDType = pushDType
+        let needsStaging = pushDType != .f32 || maxInflight >= 2
+        let floats = chunks.map { (Self.payloadBytes($0, pushDType, compression) + 3) / 4 }
+        let staging = needsStaging ? (0..<max(1, maxInflight)).map { _ in floats.map { FloatBuffer(count: $0) } } : []
+        self.staging = staging
+        residuals = chunks.map { compression == .none ? nil : FloatBuffer(count: $0.count) }
+        scratch = FloatBuffer(count: chunks.map(\.count).max() ?? 0)
+
+        func tensor(_ index: Int, slot: Int) -> OutgoingTensor {
+            let chunk = chunks[index]
+            guard !staging.isEmpty else {
+                return OutgoingTensor(key: chunk.key, dtype: .f32, count: chunk.count,
+                                      payload: Payload(model.gradients[chunk.param], offset: chunk.offset, count: chunk.count))
+            }
+            let buffer = staging[slot][index]
+            let bytes = UnsafeRawBufferPointer(start: buffer.pointer, count: Self.payloadBytes(chunk, pushDType, compression))
+            return OutgoingTensor(key: chunk.key, dtype: pushDType, count: chunk.count, payload: Payload(owner: buffer, bytes: bytes))
+        }
         let layerOf = { (chunk: Chunk) in chunk.param / 2 }
         let lowestLayer = Dictionary(chunks.map { ($0.server, layerOf($0)) }, uniquingKeysWith: min)
         layerRequests = (0..<model.layerCount).map { layer in
             clients.keys.sorted().compactMap { id in
                 let mine = chunks.indices.filter { chunks[$0].server == id && layerOf(chunks[$0]) == layer }
-                return mine.isEmpty ? nil : LayerRequest(client: clients[id]!, chunks: mine, more: lowestLayer[id]! < layer)
+                guard !mine.isEmpty else { return nil }
+                return LayerRequest(client: clients[id]!, chunks: mine, more: lowestLayer[id]! < layer,
+                                    tensors: (0..<max(1, staging.count)).map { slot in mine.map { tensor($0, slot: slot) } })
             }
         }
-
-        let pushDType = pushDType
-        let needsStaging = pushDType != .f32 || maxInflight >= 2
-        let floats = chunks.map { (Self.payloadBytes($0, pushDType, compression) + 3) / 4 }
-        staging = needsStaging ? (0..<max(1, maxInflight)).map { _ in floats.map { FloatBuffer(count: $0) } } : []
-        residuals = chunks.map { compression == .none ? nil : FloatBuffer(count: $0.count) }
-        scratch = FloatBuffer(count: chunks.map(\.count).max() ?? 0)
     }
 
     /// Payload bytes of one chunk's push.
@@ -143,10 +158,11 @@ final class ParameterExchange: LayerTransport {
         let slot = staging.isEmpty ? 0 : step % staging.count
         let (dtype, rank, timeout) = (dtype, rank, pushPullTimeout)
         inFlight[[layer, step]] = layerRequests[layer].map { request in
-            let tensors = request.chunks.map { outgoing(chunk: $0, slot: slot) }
+            for index in request.chunks { stage(chunk: index, slot: slot) }
             // Queued now, in order: a server must see a clock's parts before the push that closes it.
-            return request.client.startPushPull(tensors, dtype: dtype, rank: rank, last: !request.more && step == finalStep,
-                                                more: request.more, timeout: timeout)
+            return request.client.startPushPull(request.tensors[slot], dtype: dtype, rank: rank,
+                                                last: !request.more && step == finalStep, more: request.more,
+                                                timeout: timeout)
         }
     }
 
@@ -161,17 +177,13 @@ final class ParameterExchange: LayerTransport {
         }
     }
 
-    /// The push tensor of chunk `index`: a view of its gradient, or the gradient copied, converted or compressed
-    /// into staging slot `slot`.
-    private func outgoing(chunk index: Int, slot: Int) -> OutgoingTensor {
+    /// Readies chunk `index`'s push payload: nothing to do when it goes straight out of the gradients, else the
+    /// gradient copied, converted or compressed into staging slot `slot`.
+    private func stage(chunk index: Int, slot: Int) {
         let chunk = chunks[index]
-        let bytes = Self.payloadBytes(chunk, pushDType, compression)
-        stats.bytesSent += bytes
+        stats.bytesSent += Self.payloadBytes(chunk, pushDType, compression)
         stats.bytesSentUncompressed += chunk.count * 4
-        guard !staging.isEmpty else {
-            return OutgoingTensor(key: chunk.key, dtype: .f32, count: chunk.count,
-                                  payload: Payload(model.gradients[chunk.param], offset: chunk.offset, count: chunk.count))
-        }
+        guard !staging.isEmpty else { return }
         let gradient = model.gradients[chunk.param].pointer + chunk.offset
         let buffer = staging[slot][index]
         if let residual = residuals[index] {
@@ -181,8 +193,6 @@ final class ParameterExchange: LayerTransport {
         } else {
             HalfPrecision.encode(gradient, to: buffer.pointer, count: chunk.count, as: pushDType)
         }
-        return OutgoingTensor(key: chunk.key, dtype: pushDType, count: chunk.count,
-                              payload: Payload(owner: buffer, bytes: UnsafeRawBufferPointer(start: buffer.pointer, count: bytes)))
     }
 
     private func store(_ tensor: ReceivedTensor, pushed: Bool) throws {
