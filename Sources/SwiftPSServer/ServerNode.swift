@@ -53,8 +53,10 @@ public enum ServerNode {
                     let mine = map.chunks.filter { $0.server == id }
                     let store = ParameterStore(chunks: mine, params: map.params, seed: job.seed,
                                                optimizer: job.optimizer, allowNonFinite: job.allowNonFinite)
-                    log.info("serving \(mine.count) chunks (\(store.elements) floats) with \(job.optimizer.kind), \(job.consistency), at \(address)")
+                    let elements = store.elements
                     mailbox.install(store, clocks: ClockTable(consistency: job.consistency, workers: job.workers))
+                    // Logged after the install: "serving" is the readiness line that tests and operators wait for.
+                    log.info("serving \(mine.count) chunks (\(elements) floats) with \(job.optimizer.kind), \(job.consistency), at \(address)")
                     return false
                 }
                 // Done when the heartbeats end: the job is over (or shutdown), with or without a shard by then.

@@ -48,7 +48,7 @@ public final class RPCClient: Sendable {
     }
 
     /// Calls `method` with `request` and `tensors`; throws the reply's status when it is not OK, DEADLINE_EXCEEDED
-    /// when no reply comes within `timeout`, UNAVAILABLE once closed.
+    /// when no reply comes within `timeout`, CANCELLED once closed.
     public func call(_ method: Method, _ request: some WireMessage = Empty(), tensors: [OutgoingTensor] = [],
                      timeout: Duration = .seconds(30)) async throws -> Reply {
         try await withCheckedThrowingContinuation { continuation in
@@ -82,11 +82,11 @@ public final class RPCClient: Sendable {
         switch accepted {
         case true?: wake.signal()  // the thread is asleep in zmq_poll
         case false?: break         // it is awake and will see the queue before it sleeps
-        case nil: complete(.failure(SwiftPSError(.unavailable, "client for \(endpoint) is closed")))
+        case nil: complete(.failure(SwiftPSError(.cancelled, "client for \(endpoint) is closed")))
         }
     }
 
-    /// Fails every call in flight with UNAVAILABLE and stops the socket thread, without waiting for it (callable
+    /// Fails every call in flight with CANCELLED (never retried: closing is deliberate) and stops the socket thread, without waiting for it (callable
     /// from a signal handler's queue); `close()` also waits.
     public func abort() {
         let alreadyClosed = shared.withLock { state in
@@ -96,7 +96,7 @@ public final class RPCClient: Sendable {
         if !alreadyClosed { wake.signal() }
     }
 
-    /// Fails every call in flight with UNAVAILABLE and stops the socket thread; waits until it has stopped.
+    /// Fails every call in flight with CANCELLED and stops the socket thread; waits until it has stopped.
     public func close() async {
         abort()
         await exit.wait()
@@ -116,7 +116,7 @@ public final class RPCClient: Sendable {
                 return (state.queue, state.closed)
             }
             if closed {
-                let error = SwiftPSError(.unavailable, "client for \(endpoint) closed")
+                let error = SwiftPSError(.cancelled, "client for \(endpoint) closed")
                 for request in outgoing { request.complete(.failure(error)) }
                 for request in pending.values { request.complete(.failure(error)) }
                 break

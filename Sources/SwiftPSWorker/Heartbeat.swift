@@ -37,6 +37,8 @@ final class Heartbeat: Sendable {
                     lastAnswer = .now
                 } catch let error as SwiftPSError where error.code == .failedPrecondition || error.code == .notFound {
                     return onLost(SwiftPSError(.aborted, "the coordinator dropped this worker: \(error.message)"))
+                } catch let error as SwiftPSError where error.code == .cancelled {
+                    return  // the client was closed: the worker is stopping anyway
                 } catch {
                     if ContinuousClock.now - lastAnswer > giveUp {
                         return onLost(SwiftPSError(.unavailable, "no answer from the coordinator at \(coordinator.endpoint) for \(giveUp)"))

@@ -22,9 +22,18 @@ import SwiftPSTransport
         await client.close()
     }
 
-    @Test func closedClientRefusesCalls() async throws {
+    /// Closing is deliberate, so calls fail with CANCELLED (which nothing retries), not UNAVAILABLE: a worker
+    /// interrupted while its first pull retries an absent server must stop at once.
+    @Test func abortFailsCallsInFlightAndLaterCallsAsCancelled() async throws {
         let client = try RPCClient(context: ZMQContext(), endpoint: "tcp://127.0.0.1:9")
+        let inFlight = client.start(.stats, timeout: .seconds(30))
+        let start = ContinuousClock.now
+        client.abort()
+        let aborted = await #expect(throws: SwiftPSError.self) { _ = try await inFlight.value() }
+        #expect(aborted?.code == .cancelled)
+        #expect(ContinuousClock.now - start < .seconds(5))
         await client.close()
-        await #expect(throws: SwiftPSError.self) { _ = try await client.call(.stats, timeout: .seconds(1)) }
+        let refused = await #expect(throws: SwiftPSError.self) { _ = try await client.call(.stats, timeout: .seconds(1)) }
+        #expect(refused?.code == .cancelled)
     }
 }
