@@ -18,12 +18,29 @@ public final class ParameterServerClient: Sendable {
     public func abort() { rpc.abort() }
 
     /// Applies `gradients` on the server; returns each key's new version.
+    ///
+    /// Sent as requests of at most `RequestParts.defaultMaxBytes` of payload, `partsInFlight` of them at a time: the
+    /// server validates and applies each while it is still in cache. It validates each request whole, so a refused
+    /// one leaves its own keys unchanged (as a push over several servers does).
     public func push(_ gradients: [OutgoingTensor], timeout: Duration = .seconds(30)) async throws -> [UInt64] {
-        try await rpc.call(.push, Empty(), tensors: gradients, timeout: timeout).body(PushReply.self).versions
+        var versions: [UInt64] = [], inFlight: [PendingCall] = []
+        for part in RequestParts.ranges(byteCounts: gradients.map(\.payload.bytes.count)) {
+            if inFlight.count == Self.partsInFlight {
+                versions += try await inFlight.removeFirst().value().body(PushReply.self).versions
+            }
+            inFlight.append(startPush(Array(gradients[part]), timeout: timeout))
+        }
+        for call in inFlight { versions += try await call.value().body(PushReply.self).versions }
+        return versions
     }
 
-    /// Queues a push now and returns its reply to await later (`PushReply` in its body): pushes started one after
-    /// another leave in that order, and a caller can keep many in flight from one task.
+    /// How many parts of one large push are in flight together. More let a server fall behind the bytes arriving,
+    /// which it then reads back from memory instead of cache: with 4 pushes at a time, a 64 MiB push reached 0.85
+    /// of the 4 MiB goodput with all 16 parts in flight, and more than the 4 MiB goodput with 4 (medians of 5).
+    public static let partsInFlight = 4
+
+    /// Queues one push request now and returns its reply to await later (`PushReply` in its body): pushes started
+    /// one after another leave in that order, and a caller can keep many in flight from one task.
     public func startPush(_ gradients: [OutgoingTensor], timeout: Duration = .seconds(30)) -> PendingCall {
         rpc.start(.push, Empty(), tensors: gradients, timeout: timeout)
     }
@@ -45,8 +62,9 @@ public final class ParameterServerClient: Sendable {
                                                         timeout: timeout).value())
     }
 
-    /// Queues a push-pull now and returns its reply to await later (decode it with `pushPullResult`): push-pulls
-    /// started one after another leave in that order, as a pipelined worker's parts of a clock must.
+    /// Queues one push-pull request now and returns its reply to await later (decode it with `pushPullResult`):
+    /// push-pulls started one after another leave in that order, as a pipelined worker's parts of a clock must. The
+    /// caller cuts large pushes into parts (`RequestParts`), each but the clock's last with `more`.
     public func startPushPull(_ gradients: [OutgoingTensor], dtype: DType = .f32, rank: UInt32 = 0, last: Bool = false,
                               more: Bool = false, timeout: Duration = .seconds(30)) -> PendingCall {
         rpc.start(.pushPull, PushPullRequest(dtype: dtype, workerRank: rank, last: last, more: more),

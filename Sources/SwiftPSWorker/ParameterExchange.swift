@@ -21,20 +21,22 @@ struct ExchangeStats {
 
 /// Moves a model's gradients to the servers and their values back: the `LayerTransport` of the pipeline schedule.
 ///
-/// A layer's push is one push-pull per server holding chunks of it, sent from the schedule's task and answered on
-/// the clients' socket threads. Pushes go as fp32 views of the model's gradients when nothing is to be converted
-/// and the next backward cannot overwrite them while they are in flight (`maxInflight ≤ 1`); otherwise each chunk is
-/// copied or encoded into a ring of staging buffers (allocated once, one slot per step in flight): bf16/f16 for a
-/// 16-bit wire, or compressed (int8, top-k) from a residual that keeps what was not sent for the next push (error
-/// feedback). Replies stay in their frames until `receive` decodes them into the model's parameters.
+/// A layer's push is one push-pull per server holding chunks of it (one per 4 MiB part of a larger layer), sent from
+/// the schedule's task and answered on the clients' socket threads. Pushes go as fp32 views of the model's gradients
+/// when nothing is to be converted and the next backward cannot overwrite them while they are in flight
+/// (`maxInflight ≤ 1`); otherwise each chunk is copied or encoded into a ring of staging buffers (allocated once, one
+/// slot per step in flight): bf16/f16 for a 16-bit wire, or compressed (int8, top-k) from a residual that keeps what
+/// was not sent for the next push (error feedback). Replies stay in their frames until `receive` decodes them into
+/// the model's parameters.
 final class ParameterExchange: LayerTransport {
-    /// One push-pull of a layer's step: the layer's chunks on one server.
+    /// One push-pull of a layer's step: the layer's chunks on one server, or a part of them of at most
+    /// `RequestParts.defaultMaxBytes`.
     struct LayerRequest {
         var client: ParameterServerClient
         /// Indices into `chunks`.
         var chunks: [Int]
-        /// The server holds chunks of a lower layer, whose push of the same step follows (backward runs last layer
-        /// first): the server advances this worker's clock with that one.
+        /// Another push of the same step to this server follows: the next part of this layer, or a lower layer's
+        /// (backward runs last layer first). The server advances this worker's clock with the step's final push.
         var more: Bool
         /// Per staging slot, the push's tensors (views of the gradients, or of that slot's staging), built once.
         var tensors: [[OutgoingTensor]]
@@ -104,11 +106,15 @@ final class ParameterExchange: LayerTransport {
         let layerOf = { (chunk: Chunk) in chunk.param / 2 }
         let lowestLayer = Dictionary(chunks.map { ($0.server, layerOf($0)) }, uniquingKeysWith: min)
         layerRequests = (0..<model.layerCount).map { layer in
-            clients.keys.sorted().compactMap { id in
+            clients.keys.sorted().flatMap { id in
                 let mine = chunks.indices.filter { chunks[$0].server == id && layerOf(chunks[$0]) == layer }
-                guard !mine.isEmpty else { return nil }
-                return LayerRequest(client: clients[id]!, chunks: mine, more: lowestLayer[id]! < layer,
-                                    tensors: (0..<max(1, staging.count)).map { slot in mine.map { tensor($0, slot: slot) } })
+                let parts = RequestParts.ranges(byteCounts: mine.map { Self.payloadBytes(chunks[$0], pushDType, compression) })
+                return parts.map { part in
+                    let indices = Array(mine[part])
+                    return LayerRequest(client: clients[id]!, chunks: indices,
+                                        more: part.upperBound < mine.count || lowestLayer[id]! < layer,
+                                        tensors: (0..<max(1, staging.count)).map { slot in indices.map { tensor($0, slot: slot) } })
+                }
             }
         }
     }

@@ -35,12 +35,12 @@ extension Integration {
         }
 
         /// `swiftps local` under BSP; returns the final model's digest.
-        func bspDigest(servers: Int) async throws -> String {
+        func bspDigest(servers: Int, job: [String] = Self.job) async throws -> String {
             let summary = FileManager.default.temporaryDirectory.appendingPathComponent("summary-\(UUID()).json")
             defer { try? FileManager.default.removeItem(at: summary) }
             let local = try RunningProcess("local", ["local", "--servers", "\(servers)", "--workers", "2",
                                                      "--consistency", "bsp", "--skip-standalone", "--min-accuracy", "0.8",
-                                                     "--summary-json", summary.path] + Self.job)
+                                                     "--summary-json", summary.path] + job)
             defer { local.stop() }
             #expect(try await local.exitStatus(timeout: .seconds(120)) == 0, "\(local.stderr)")
             let fields = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: summary)) as? [String: Any])
@@ -58,6 +58,16 @@ extension Integration {
             #expect(first.count == 16)
             #expect(second == first)
             #expect(oneServer == first)
+        }
+
+        /// A hidden layer of 4.5 MiB: one server takes its push in two requests (the first with `more`), each of two
+        /// servers in one. BSP rounds close on the step's final part, and the model ends bit-identical either way.
+        @Test func bspPushesInPartsMatchAcrossServerCounts() async throws {
+            let wide = ["--layers", "16,70000,10", "--train-samples", "12000", "--test-samples", "2000", "--epochs", "1"]
+            let oneServer = try await bspDigest(servers: 1, job: wide)
+            let twoServers = try await bspDigest(servers: 2, job: wide)
+            #expect(oneServer.count == 16)
+            #expect(oneServer == twoServers)
         }
 
         /// ssp:1 — rank 0 starts alone, so its first values lag by exactly 1 clock and its next wait for rank 1;

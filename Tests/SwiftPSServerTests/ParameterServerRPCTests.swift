@@ -87,6 +87,25 @@ import SwiftPSServer
         }
     }
 
+    /// A push of more than 4 MiB leaves as several requests (`RequestParts`); each is validated whole on its own, so
+    /// a refused part leaves its keys unchanged while the parts before it were applied.
+    @Test func largePushesGoInPartsEachAllOrNothing() async throws {
+        let mebi = 1 << 18  // floats in 1 MiB
+        let params = [ParamSpec(name: "big", count: 6 * mebi, fanIn: 0)]
+        let chunks = Placement.chunks(params: params, chunkElements: mebi, servers: [7])
+        let store = ParameterStore(chunks: chunks, params: params, seed: 3, optimizer: TestShard.sgd)
+        try await Self.withServer(store) { client, _ in
+            let ones = [Float](repeating: 1, count: mebi)
+            #expect(try await client.push(chunks.map { tensor($0.key, ones) }) == Array(repeating: 1, count: 6))
+            #expect(try await client.stats().pushes == 2, "4 MiB, then 2 MiB")
+
+            let poisoned = chunks.indices.map { tensor(chunks[$0].key, $0 == 5 ? ones.dropLast() + [.nan] : ones) }
+            #expect(await Self.refusal { _ = try await client.push(poisoned) } == .invalidArgument)
+            let versions = try await client.pull(chunks.map(\.key)).map(\.header.version)
+            #expect(versions == [2, 2, 2, 2, 1, 1], "the first part applied, the refused one not")
+        }
+    }
+
     @Test func unavailableUntilInstalled() async throws {
         try await Self.withServer(nil) { client, handler in
             #expect(await Self.refusal { _ = try await client.pull([TestShard.b]) } == .unavailable)
