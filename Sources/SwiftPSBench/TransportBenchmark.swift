@@ -46,14 +46,15 @@ public enum TransportBenchmark {
             let gradient = FloatBuffer(count: size.bytes / 4, repeating: 1e-3)
             let tensors = mine.map { OutgoingTensor(key: $0.key, count: $0.count, payload: Payload(gradient, offset: $0.offset, count: $0.count)) }
             let keys = mine.map(\.key)
-            let push = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.push(tensors) } }
-            // The baseline sends the same messages, as many in flight: a push above 4 MiB leaves as several requests
-            // (RequestParts), a few at a time (ParameterServerClient.partsInFlight).
+            // The baseline sends the same messages, as many in flight: a push above 4 MiB goes as several requests
+            // (RequestParts), a few at a time (ParameterServerClient.partsInFlight); a pull is one request.
             let parts = RequestParts.ranges(byteCounts: tensors.map(\.payload.bytes.count))
-            let partBytes = size.bytes / parts.count
+            let partBytes = size.bytes / parts.count, partFrames = parts[0].count
             let rawWindow = goodputWindow * min(parts.count, ParameterServerClient.partsInFlight)
+
+            let push = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.push(tensors) } }
             let rawPush = try await median {
-                try await raw(request: partBytes, reply: 16, frames: parts[0].count, window: rawWindow, duration: round)
+                try await raw(request: partBytes, reply: 16, frames: partFrames, window: rawWindow, duration: round)
             }
             pushGoodput[size.label] = push * Double(size.bytes)
             report.figure("push_goodput_\(size.label)", push * Double(size.bytes) / 1e9, "GB/s", rawPush * Double(partBytes) / 1e9)
