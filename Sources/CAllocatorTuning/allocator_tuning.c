@@ -6,7 +6,7 @@
 // - from the top of a heap trimmed back to the system once more than the trim threshold is free;
 // - from a per-thread arena, whose heaps are mappings of at most 64 MiB that glibc also shrinks.
 // One arena, an mmap threshold at glibc's maximum (32 MiB, above our 4 MiB requests and chunks) and no trimming keep
-// steady-state traffic on memory that is already mapped. Measured: 64 MiB pulls went from 0.77 to 0.98 of the 4 MiB
+// steady-state traffic on memory that is already mapped. Measured: 64 MiB pulls went from 0.77 to 0.89 of the 4 MiB
 // goodput, and raw ZeroMQ's from 0.72 to 1.0. The arena limit only holds if it is set before a second thread first
 // mallocs, hence a constructor rather than a call from Swift.
 #include <malloc.h>
