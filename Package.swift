@@ -22,13 +22,10 @@ let package = Package(
 
         // Numeric kernels in C where Swift cannot vectorise (see the header).
         .target(name: "CKernels"),
-        // glibc malloc settings for large messages, made before main (see the .c file).
-        .target(name: "CAllocatorTuning"),
 
         .target(name: "SwiftPSCore", dependencies: ["CKernels"], swiftSettings: strict),
         .target(name: "SwiftPSWire", dependencies: ["SwiftPSCore", "SwiftPSProto", "CProtobufC"], swiftSettings: strict),
-        .target(name: "SwiftPSTransport", dependencies: ["SwiftPSCore", "SwiftPSWire", "CZeroMQ", "CAllocatorTuning"],
-                swiftSettings: strict),
+        .target(name: "SwiftPSTransport", dependencies: ["SwiftPSCore", "SwiftPSWire", "CZeroMQ"], swiftSettings: strict),
         .target(name: "SwiftPSModel", dependencies: ["SwiftPSCore", "COpenBLAS"], swiftSettings: strict),
         .target(name: "SwiftPSServer", dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSCoordinator"], swiftSettings: strict),
         .target(name: "SwiftPSCoordinator", dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport"], swiftSettings: strict),

@@ -1,14 +1,15 @@
-internal import CAllocatorTuning
+internal import CZeroMQ
 
-/// glibc's malloc settings for large messages (one arena, mmap threshold at 32 MiB, no trimming), made by a C
-/// constructor before `main` so that they hold for every thread: see `Sources/CAllocatorTuning/allocator_tuning.c`.
-public enum AllocatorTuning {
-    /// Whether the settings are in place in this process.
-    public static var isApplied: Bool { swiftps_allocator_tuned() != 0 }
-
-    /// How many malloc arenas the process has (1 while the settings hold); nil if glibc cannot tell.
-    public static var arenaCount: Int? {
-        let count = swiftps_allocator_arenas()
-        return count < 0 ? nil : Int(count)
-    }
+/// Keeps large message buffers in the heap, reused, instead of fresh pages for every message.
+///
+/// libzmq mallocs a buffer for each large frame it receives and frees it when the frame is done. glibc serves
+/// allocations above its mmap threshold with fresh mmapped pages, and trims the top of the heap once more than the
+/// trim threshold is free: either way the next 4 MiB frame page-faults all over again (ps-lite slows to a third at
+/// 64 MiB from exactly this). Raising the mmap threshold to glibc's maximum (32 MiB, which covers our 4 MiB chunks)
+/// and not trimming keeps steady-state traffic on memory that is already mapped.
+enum AllocatorTuning {
+    static let applied: Bool = {
+        swiftps_keep_large_buffers_mapped()
+        return true
+    }()
 }

@@ -34,6 +34,7 @@ public final class RPCClient: Sendable {
 
     /// Connects (lazily, as ZeroMQ does) to `endpoint`, e.g. `tcp://10.0.0.5:7000`.
     public init(context: ZMQContext, endpoint: String) throws(SwiftPSError) {
+        _ = AllocatorTuning.applied
         self.endpoint = endpoint
         shared = Mutex(Shared())
         let socket = try ZMQSocket(context, type: zmqDealer)

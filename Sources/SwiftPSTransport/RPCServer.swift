@@ -102,6 +102,7 @@ public final class RPCServer: Sendable {
     /// Binds `bind` (e.g. `tcp://*:0`) and starts serving with `handler`, which belongs to the server thread from now on.
     public init(context: ZMQContext, bind: String, limits: RequestLimits = RequestLimits(),
                 handler: some RPCHandler) throws(SwiftPSError) {
+        _ = AllocatorTuning.applied
         let socket = try ZMQSocket(context, type: zmqRouter, lingerMs: 1000)
         try socket.set(zmqMaxMessageSize, Int64(limits.maxMessageBytes))
         try socket.set(zmqSendHighWater, Int32(100_000))

@@ -11,6 +11,7 @@ public enum RawZMQBaseline {
     /// - Returns: completed round trips and the seconds they took, keeping `window` requests in flight.
     public static func measure(requestBytes: Int, replyBytes: Int, frames: Int = 1, window: Int,
                                duration: Duration) throws(SwiftPSError) -> (count: Int, seconds: Double) {
+        _ = AllocatorTuning.applied
         // One context (so one I/O thread) per side, as two processes would have.
         let routerContext = ZMQContext(), dealerContext = ZMQContext()
         let router = try ZMQSocket(routerContext, type: ZMQ_ROUTER)
