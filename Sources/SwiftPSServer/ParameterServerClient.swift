@@ -35,8 +35,8 @@ public final class ParameterServerClient: Sendable {
     }
 
     /// How many parts of one large push are in flight together. More let a server fall behind the bytes arriving,
-    /// which it then reads back from memory instead of cache: with 4 pushes at a time, a 64 MiB push reached 0.85
-    /// of the 4 MiB goodput with all 16 parts in flight, and about 1.0 with 4 (medians of 5).
+    /// which it then reads back from memory instead of cache: in a fresh process with 4 pushes at a time, a 64 MiB
+    /// push reached 0.85 of the 4 MiB goodput with all 16 parts in flight, and about 1.0 with 4 (medians of 5).
     public static let partsInFlight = 4
 
     /// Queues one push request now and returns its reply to await later (`PushReply` in its body): pushes started

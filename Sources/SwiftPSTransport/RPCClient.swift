@@ -86,8 +86,8 @@ public final class RPCClient: Sendable {
         }
     }
 
-    /// Fails every call in flight with CANCELLED (never retried: closing is deliberate) and stops the socket thread, without waiting for it (callable
-    /// from a signal handler's queue); `close()` also waits.
+    /// Fails every call in flight with CANCELLED (never retried: closing is deliberate) and stops the socket thread,
+    /// without waiting for it (callable from a signal handler's queue); `close()` also waits.
     public func abort() {
         let alreadyClosed = shared.withLock { state in
             defer { state.closed = true }
