@@ -9,6 +9,7 @@
 static inline void swiftps_keep_large_buffers_mapped(void) {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
+    mallopt(M_TOP_PAD, 64 << 20);
 }
 
 /* errno as Swift sees it after a zmq call (zmq_errno is the portable spelling). */
