@@ -12,6 +12,12 @@ public final class FloatBuffer: @unchecked Sendable {
         pointer.initialize(repeating: value, count: max(count, 1))
     }
 
+    /// A buffer whose contents the caller writes before reading.
+    public init(uninitializedCount count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+    }
+
     deinit { pointer.deallocate() }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }

@@ -18,13 +18,27 @@ public struct TensorView {
 /// Pure logic: it owns memory and applies updates, and knows nothing of sockets. A push is validated whole before any
 /// of it is applied, so a bad request leaves every weight as it was. Not thread-safe: one thread owns a store.
 public final class ParameterStore {
-    /// One chunk's memory: weights then the optimizer's state buffers, in one allocation.
+    /// One chunk: its weights, its optimizer state and its version.
+    ///
+    /// The weights are a buffer that a send may hold (a pull's reply goes out of it without a copy). A buffer someone
+    /// else holds is never written: a push first moves the values to a buffer nobody holds (`makeWeightsWritable`).
     struct Slot {
-        var memory: UnsafeMutableBufferPointer<Float>
+        var weights: FloatBuffer
+        /// The buffer the weights were in when a push last found them held; reused once nobody holds it any more.
+        var spare: FloatBuffer?
+        var state: UnsafeMutableBufferPointer<Float>
         var count: Int
         var version: UInt64
-        var weights: UnsafeMutablePointer<Float> { memory.baseAddress! }
-        var state: UnsafeMutablePointer<Float> { memory.baseAddress! + count }
+
+        /// Leaves a held weights buffer to its holders and carries on in the spare (or a new buffer): one copy of the
+        /// weights, paid only by a push that overlaps a send of them.
+        mutating func makeWeightsWritable() {
+            guard !isKnownUniquelyReferenced(&weights) else { return }
+            let writable = isKnownUniquelyReferenced(&spare) ? spare! : FloatBuffer(uninitializedCount: count)
+            writable.pointer.update(from: weights.pointer, count: count)
+            spare = weights
+            weights = writable
+        }
     }
 
     public let optimizer: OptimizerConfig
@@ -44,17 +58,18 @@ public final class ParameterStore {
         self.optimizer = optimizer
         self.allowNonFinite = allowNonFinite
         for chunk in chunks {
-            let memory = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunk.count * (1 + optimizer.stateBuffers))
-            memory.initialize(repeating: 0)
-            DeterministicInit.fill(UnsafeMutableBufferPointer(rebasing: memory[0..<chunk.count]), seed: seed,
-                                   param: chunk.param, spec: params[chunk.param], offset: chunk.offset)
-            slots[chunk.key] = Slot(memory: memory, count: chunk.count, version: 0)
+            let weights = FloatBuffer(count: chunk.count)
+            DeterministicInit.fill(weights.buffer, seed: seed, param: chunk.param, spec: params[chunk.param],
+                                   offset: chunk.offset)
+            let state = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, chunk.count * optimizer.stateBuffers))
+            state.initialize(repeating: 0)
+            slots[chunk.key] = Slot(weights: weights, state: state, count: chunk.count, version: 0)
             elements += chunk.count
         }
     }
 
     deinit {
-        for slot in slots.values { slot.memory.deallocate() }
+        for slot in slots.values { slot.state.deallocate() }
         alignedScratch.deallocate()
         sumScratch.deallocate()
     }
@@ -104,17 +119,17 @@ public final class ParameterStore {
     /// Applies a validated push; returns each key's new version, in order.
     public func apply(_ gradients: [TensorView]) -> [UInt64] {
         gradients.map { g in
-            var slot = slots[g.key]!
-            slot.version += 1
             let values: UnsafePointer<Float>
             do {
                 values = try floats(g)
             } catch {
                 preconditionFailure("apply of a push that validate did not pass: \(error)")
             }
-            Optimizer.apply(optimizer, weights: slot.weights, state: slot.state, gradient: values, count: slot.count,
-                            step: slot.version)
-            slots[g.key] = slot
+            slots[g.key]!.makeWeightsWritable()  // in place: a copy of the slot would hold the buffer too
+            slots[g.key]!.version += 1
+            let slot = slots[g.key]!
+            Optimizer.apply(optimizer, weights: slot.weights.pointer, state: slot.state.baseAddress!, gradient: values,
+                            count: slot.count, step: slot.version)
             return slot.version
         }
     }
@@ -154,7 +169,13 @@ public final class ParameterStore {
     /// Lends a key's current weights and version; nil for an unknown key.
     public func withWeights<R>(of key: UInt64, _ body: (UnsafeBufferPointer<Float>, UInt64) throws -> R) rethrows -> R? {
         guard let slot = slots[key] else { return nil }
-        return try body(UnsafeBufferPointer(start: slot.weights, count: slot.count), slot.version)
+        return try body(UnsafeBufferPointer(start: slot.weights.pointer, count: slot.count), slot.version)
+    }
+
+    /// A key's current weights as a buffer the caller may keep (a send of them, without a copy), and their version;
+    /// nil for an unknown key. The store never writes a buffer that someone else holds, so it keeps these values.
+    public func sharedWeights(of key: UInt64) -> (weights: FloatBuffer, version: UInt64)? {
+        slots[key].map { ($0.weights, $0.version) }
     }
 
     /// The payload as fp32: in place when it already is aligned fp32, else decoded into the scratch buffer (valid

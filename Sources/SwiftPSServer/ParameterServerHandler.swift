@@ -52,7 +52,7 @@ public final class ParameterServerHandler: RPCHandler {
     private var droppedRanks: Set<UInt32> = []
     /// Where another thread leaves the shard for the socket thread to pick up.
     public let mailbox = ShardMailbox()
-    /// Pull snapshots per key, each reused once libzmq has released the send that carried it: the pool grows to
+    /// 16-bit pull snapshots per key, each reused once libzmq has released the send that carried it: the pool grows to
     /// the number of pulls of that key in flight and no further, so steady-state pulls touch no fresh pages.
     private var snapshots: [UInt64: [FloatBuffer]] = [:]
 
@@ -196,7 +196,8 @@ public final class ParameterServerHandler: RPCHandler {
         }
     }
 
-    /// The keys' current values in `dtype`, each copied (and converted) into a snapshot buffer that the send owns.
+    /// The keys' current values in `dtype`: f32 straight from the weights (the store copies them away from a send
+    /// that still holds them before it next writes), 16-bit dtypes converted into a snapshot buffer the send owns.
     private func values(_ keys: [UInt64], dtype: DType) throws(SwiftPSError) -> [OutgoingTensor] {
         let store = try shard()
         guard dtype.isDense else {
@@ -206,6 +207,12 @@ public final class ParameterServerHandler: RPCHandler {
             throw SwiftPSError(.notFound, "unknown key \(keyName(key))")
         }
         counters.add(.pulls, 1)
+        if dtype == .f32 {
+            return keys.map { key in
+                let (weights, version) = store.sharedWeights(of: key)!
+                return OutgoingTensor(key: key, count: weights.count, version: version, payload: Payload(weights))
+            }
+        }
         return keys.map { key in
             store.withWeights(of: key) { weights, version in
                 let bytes = weights.count * dtype.byteWidth

@@ -106,6 +106,37 @@ import SwiftPSServer
         }
     }
 
+    /// Pulls are sent straight from the weights, without a copy; pushes that arrive while such a reply is still
+    /// being sent must not change what it carries. Every pull's values must be those of the version it reports.
+    @Test func pullRepliesInFlightKeepTheirValuesWhilePushesApply() async throws {
+        let count = 1 << 20  // 4 MiB: long enough on the wire for the pushes behind it to overlap
+        let params = [ParamSpec(name: "big", count: count, fanIn: 64)]
+        let chunks = Placement.chunks(params: params, chunkElements: count, servers: [7])
+        let store = ParameterStore(chunks: chunks, params: params, seed: 5, optimizer: TestShard.sgd)
+        let initial = store.withWeights(of: chunks[0].key) { weights, _ in Array(weights) }!
+        try await Self.withServer(store) { client, _ in
+            let ones = tensor(chunks[0].key, [Float](repeating: 1, count: count))
+            let pulls = try await withThrowingTaskGroup(of: [ReceivedTensor].self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try await client.pull([chunks[0].key]) }
+                    group.addTask {
+                        _ = try await client.push([ones])
+                        return []
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(pulls.count == 8)
+            for pulled in pulls {
+                // SGD with lr 0.5 and a gradient of ones takes 0.5 off every weight at each version.
+                let version = Int(pulled.header.version)
+                let expected = initial.map { value in (0..<version).reduce(value) { weight, _ in weight - 0.5 } }
+                let changed = zip(floats(pulled), expected).filter { $0 != $1 }.count
+                #expect(changed == 0, "\(changed) values of the reply of version \(version) changed after it was taken")
+            }
+        }
+    }
+
     @Test func unavailableUntilInstalled() async throws {
         try await Self.withServer(nil) { client, handler in
             #expect(await Self.refusal { _ = try await client.pull([TestShard.b]) } == .unavailable)
