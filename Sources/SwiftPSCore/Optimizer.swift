@@ -40,7 +40,8 @@ public struct OptimizerConfig: Sendable, Equatable {
     }
 }
 
-/// The update rules, as tight loops over raw buffers: the server's hot path, no allocation.
+/// The update rules over raw buffers: the server's hot path, no allocation. The loops are in C (`Sources/CKernels`),
+/// with AVX where the CPU has it.
 public enum Optimizer {
     /// Applies one gradient to `weights` in place.
     /// - Parameters:
@@ -52,16 +53,9 @@ public enum Optimizer {
         let lr = config.learningRate, wd = config.weightDecay
         switch config.kind {
         case .sgd:
-            for i in 0..<count {
-                weights[i] -= lr * (gradient[i] + wd * weights[i])
-            }
+            swiftps_sgd(weights, gradient, count, lr, wd)
         case .momentum:
-            let velocity = state, mu = config.momentum
-            for i in 0..<count {
-                let v = mu * velocity[i] + (gradient[i] + wd * weights[i])
-                velocity[i] = v
-                weights[i] -= lr * v
-            }
+            swiftps_momentum(weights, state, gradient, count, lr, config.momentum, wd)
         case .adam:
             adam(config, weights: weights, m: state, v: state + count, gradient: gradient, count: count, step: step)
         }

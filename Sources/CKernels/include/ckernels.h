@@ -1,6 +1,7 @@
-// Numeric kernels that Swift cannot vectorise itself. Swift's Float.squareRoot() goes through libm's sqrtf with
-// errno semantics (a compare and a call per element), which keeps a loop from using packed square roots; these are
-// written with clang's vector extensions, whose square root has no errno.
+// The server's update rules and the wire's f16 conversion, written with clang's vector extensions and run with AVX or
+// F16C where the CPU has them (chosen at run time; the binary stays baseline x86-64). Swift compiles its own loops
+// for baseline SSE only, and its Float.squareRoot() goes through libm's sqrtf with errno semantics (a compare and a
+// call per element), which keeps Adam's loop from using packed square roots.
 #ifndef SWIFTPS_CKERNELS_H
 #define SWIFTPS_CKERNELS_H
 
@@ -18,6 +19,19 @@ void swiftps_adam(float *weights, float *m, float *v, const float *gradient, siz
 /// `swiftps_adam` on baseline instructions only, whatever the CPU has (for tests: both must agree bit for bit).
 void swiftps_adam_portable(float *weights, float *m, float *v, const float *gradient, size_t count, float beta1,
                            float beta2, float epsilon, float weight_decay, float step_size, float inv_sqrt_correction2);
+
+/// One SGD step on `count` elements, in place: w −= learning_rate·(g + weight_decay·w). Same operations in every
+/// lane and in the tail, on every instruction set, as `swiftps_adam`.
+void swiftps_sgd(float *weights, const float *gradient, size_t count, float learning_rate, float weight_decay);
+
+/// One step of SGD with momentum, in place: v = momentum·v + (g + weight_decay·w); w −= learning_rate·v.
+void swiftps_momentum(float *weights, float *velocity, const float *gradient, size_t count, float learning_rate,
+                      float momentum, float weight_decay);
+
+/// `swiftps_sgd` and `swiftps_momentum` on baseline instructions only (for tests: both must agree bit for bit).
+void swiftps_sgd_portable(float *weights, const float *gradient, size_t count, float learning_rate, float weight_decay);
+void swiftps_momentum_portable(float *weights, float *velocity, const float *gradient, size_t count,
+                               float learning_rate, float momentum, float weight_decay);
 
 /// fp32 → IEEE binary16 with F16C where the CPU has it (chosen at run time): round to nearest even, NaN → the
 /// canonical quiet NaN 0x7E00 with the input's sign, as `HalfPrecision.f16` does. Converts the leading multiple of 8
