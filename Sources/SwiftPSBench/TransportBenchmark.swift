@@ -90,7 +90,7 @@ public enum TransportBenchmark {
 
     /// Completed calls per second with `window` calls in flight, each from a task of its own.
     static func rate(window: Int, duration: Duration, _ call: @escaping @Sendable () async throws -> Void) async throws -> Double {
-        try await call()  // warm up: connect, allocate snapshots
+        try await call()  // warm up: connect, grow the buffers a steady state reuses
         let start = ContinuousClock.now, end = start + duration
         let count = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<window {

@@ -27,8 +27,19 @@ public final class ParameterStore {
         /// The buffer the weights were in when a push last found them held; reused once nobody holds it any more.
         var spare: FloatBuffer?
         var state: UnsafeMutableBufferPointer<Float>
-        var count: Int
         var version: UInt64
+
+        var count: Int { weights.count }
+
+        /// Applies one gradient with `optimizer`; returns the new version. Call it in place (`slots[key]!.apply`): a
+        /// copy of the slot would hold the weights buffer too, and every push would copy it.
+        mutating func apply(_ optimizer: OptimizerConfig, gradient: UnsafePointer<Float>) -> UInt64 {
+            makeWeightsWritable()
+            version += 1
+            Optimizer.apply(optimizer, weights: weights.pointer, state: state.baseAddress!, gradient: gradient,
+                            count: count, step: version)
+            return version
+        }
 
         /// Leaves a held weights buffer to its holders and carries on in the spare (or a new buffer): one copy of the
         /// weights, paid only by a push that overlaps a send of them.
@@ -63,7 +74,7 @@ public final class ParameterStore {
                                    offset: chunk.offset)
             let state = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, chunk.count * optimizer.stateBuffers))
             state.initialize(repeating: 0)
-            slots[chunk.key] = Slot(weights: weights, state: state, count: chunk.count, version: 0)
+            slots[chunk.key] = Slot(weights: weights, state: state, version: 0)
             elements += chunk.count
         }
     }
@@ -125,12 +136,7 @@ public final class ParameterStore {
             } catch {
                 preconditionFailure("apply of a push that validate did not pass: \(error)")
             }
-            slots[g.key]!.makeWeightsWritable()  // in place: a copy of the slot would hold the buffer too
-            slots[g.key]!.version += 1
-            let slot = slots[g.key]!
-            Optimizer.apply(optimizer, weights: slot.weights.pointer, state: slot.state.baseAddress!, gradient: values,
-                            count: slot.count, step: slot.version)
-            return slot.version
+            return slots[g.key]!.apply(optimizer, gradient: values)
         }
     }
 
