@@ -71,27 +71,10 @@ public enum Optimizer {
                      config.learningRate / correction1, 1 / correction2.squareRoot())
     }
 
-    /// True when every value is finite (no NaN, no ±Inf).
-    ///
-    /// A value is not finite when its exponent bits are all ones; adding one exponent step to the exponent field
-    /// then carries into bit 31, so OR-ing those sums and testing bit 31 once needs no compare and no branch,
-    /// and runs eight lanes at a time (the compiler turned the scalar form into an early-exit loop).
+    /// True when every value is finite (no NaN, no ±Inf); the loop is in C (`swiftps_all_finite`), with independent
+    /// sums that run at cache speed.
     public static func allFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
-        typealias Lanes = SIMD8<UInt32>
-        let exponent = Lanes(repeating: 0x7F80_0000), step = Lanes(repeating: 0x0080_0000)
-        var carried = Lanes(repeating: 0)
-        let raw = UnsafeRawPointer(values), vectorEnd = count - count % Lanes.scalarCount
-        var i = 0
-        while i < vectorEnd {
-            carried |= (raw.loadUnaligned(fromByteOffset: i * 4, as: Lanes.self) & exponent) &+ step
-            i += Lanes.scalarCount
-        }
-        var tail: UInt32 = 0
-        while i < count {
-            tail |= (values[i].bitPattern & 0x7F80_0000) &+ 0x0080_0000
-            i += 1
-        }
-        return (carried & Lanes(repeating: 0x8000_0000)) == .zero && tail & 0x8000_0000 == 0
+        swiftps_all_finite(values, count) != 0
     }
 }
 

@@ -127,9 +127,10 @@ func run(_ config: OptimizerConfig, from weights: [Float], steps: [[Float]]) -> 
         #expect(!Optimizer.allFinite(values, count: values.count))
     }
 
-    /// The check runs eight lanes at a time plus a tail: a bad value is found at every position of either.
+    /// The check sums 32 values at a time in four vectors of 8, then a tail: a bad value is found at every position
+    /// of two such blocks and of the tail.
     @Test(arguments: [Float.nan, Float.infinity, -Float.infinity]) func everyLaneAndTheTailAreChecked(bad: Float) {
-        var values = (0..<43).map { Float($0) - 21.5 }
+        var values = (0..<75).map { Float($0) - 37.5 }
         values[5] = Float.greatestFiniteMagnitude
         values[6] = -Float.leastNonzeroMagnitude
         #expect(Optimizer.allFinite(values, count: values.count))

@@ -1,7 +1,7 @@
-// The server's update rules and the wire's f16 conversion, written with clang's vector extensions and run with AVX or
-// F16C where the CPU has them (chosen at run time; the binary stays baseline x86-64). Swift compiles its own loops
-// for baseline SSE only, and its Float.squareRoot() goes through libm's sqrtf with errno semantics (a compare and a
-// call per element), which keeps Adam's loop from using packed square roots.
+// The server's update rules, its finiteness check and the wire's f16 conversion, written with clang's vector
+// extensions and run with AVX or F16C where the CPU has them (chosen at run time; the binary stays baseline x86-64).
+// Swift compiles its own loops for baseline SSE only, and its Float.squareRoot() goes through libm's sqrtf with errno
+// semantics (a compare and a call per element), which keeps Adam's loop from using packed square roots.
 #ifndef SWIFTPS_CKERNELS_H
 #define SWIFTPS_CKERNELS_H
 
@@ -32,6 +32,10 @@ void swiftps_momentum(float *weights, float *velocity, const float *gradient, si
 void swiftps_sgd_portable(float *weights, const float *gradient, size_t count, float learning_rate, float weight_decay);
 void swiftps_momentum_portable(float *weights, float *velocity, const float *gradient, size_t count,
                                float learning_rate, float momentum, float weight_decay);
+
+/// 1 when every value is finite, 0 when one is NaN or ±Inf. Reads each value once and never exits early: its time
+/// depends only on `count`.
+int swiftps_all_finite(const float *values, size_t count);
 
 /// fp32 → IEEE binary16 with F16C where the CPU has it (chosen at run time): round to nearest even, NaN → the
 /// canonical quiet NaN 0x7E00 with the input's sign, as `HalfPrecision.f16` does. Converts the leading multiple of 8
