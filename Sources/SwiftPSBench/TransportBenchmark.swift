@@ -80,10 +80,10 @@ public enum TransportBenchmark {
     /// Runs `body` against a server of its own that holds one tensor of `size`, cut into chunks as the job's
     /// placement does, with a client of its own.
     ///
-    /// Every size starts from a fresh server, connection and heap, as each raw baseline round does: a figure does not
-    /// depend on what the sizes before it left behind. (On one shared server a 64 MiB push measured after the 4 MiB
-    /// pulls ran about 10% slower than alone; the README has the figures.) One context per side (so one libzmq I/O
-    /// thread each), as in two processes; the raw baseline does the same.
+    /// Every size starts from a fresh server, connection and ZeroMQ contexts (so fresh I/O threads), as each raw
+    /// baseline round does: a figure does not depend on what the sizes before it left behind. (On one shared server
+    /// a 64 MiB push measured after the 4 MiB pulls ran about 10% slower than alone; the README has the figures.)
+    /// One context per side (so one libzmq I/O thread each), as in two processes; the raw baseline does the same.
     private static func withServer(holding size: Size,
                                    _ body: (ParameterServerClient, [Chunk]) async throws -> Void) async throws {
         let params = [ParamSpec(name: size.label, count: size.bytes / 4, fanIn: 0)]
