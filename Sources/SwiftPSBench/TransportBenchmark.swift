@@ -59,6 +59,12 @@ public enum TransportBenchmark {
                 report.figure("pull_goodput_\(size.label)", pull * Double(size.bytes) / 1e9, "GB/s", rawPull * Double(size.bytes) / 1e9)
             }
         }
+        if let big = pushGoodput["64MiB"], let small = pushGoodput["4MiB"] {
+            report.figure("push_goodput_64MiB_over_4MiB", big / small, "ratio", 1)
+        }
+        if let big = pullGoodput["64MiB"], let small = pullGoodput["4MiB"] {
+            report.figure("pull_goodput_64MiB_over_4MiB", big / small, "ratio", 1)
+        }
         guard only.map({ "push_rate_4KiB".contains($0) }) ?? true else { return }
         try await withServer(holding: sizes[0]) { client, chunks in
             let small = FloatBuffer(count: chunks[0].count, repeating: 1e-3)
@@ -68,12 +74,6 @@ public enum TransportBenchmark {
             }
             let rawRate = try await median { try await raw(request: sizes[0].bytes, reply: 16, window: rateWindow, duration: round) }
             report.figure("push_rate_4KiB", pushRate, "requests/s", rawRate)
-        }
-        if let big = pushGoodput["64MiB"], let small = pushGoodput["4MiB"] {
-            report.figure("push_goodput_64MiB_over_4MiB", big / small, "ratio", 1)
-        }
-        if let big = pullGoodput["64MiB"], let small = pullGoodput["4MiB"] {
-            report.figure("pull_goodput_64MiB_over_4MiB", big / small, "ratio", 1)
         }
     }
 
