@@ -30,8 +30,9 @@ public enum TransportBenchmark {
         if !json {
             emit("transport benchmark: one server on loopback, median of \(rounds) rounds of \(secondsPerRound) s; baseline: raw ZeroMQ DEALER/ROUTER, same bytes and frames")
         }
+        let wanted = { (name: String) in only.map { name.contains($0) } ?? true }
         var pushGoodput: [String: Double] = [:], pullGoodput: [String: Double] = [:]
-        for size in sizes where only.map({ "goodput_\(size.label)".contains($0) }) ?? true {
+        for size in sizes where wanted("push_goodput_\(size.label)") || wanted("pull_goodput_\(size.label)") {
             try await withServer(holding: size) { client, chunks in
                 let gradient = FloatBuffer(count: size.bytes / 4, repeating: 1e-3)
                 let tensors = chunks.map {
@@ -44,19 +45,23 @@ public enum TransportBenchmark {
                 let partBytes = size.bytes / parts.count, partFrames = parts[0].count
                 let rawWindow = goodputWindow * min(parts.count, ParameterServerClient.partsInFlight)
 
-                let push = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.push(tensors) } }
-                let rawPush = try await median {
-                    try await raw(request: partBytes, reply: 16, frames: partFrames, window: rawWindow, duration: round)
+                if wanted("push_goodput_\(size.label)") {
+                    let push = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.push(tensors) } }
+                    let rawPush = try await median {
+                        try await raw(request: partBytes, reply: 16, frames: partFrames, window: rawWindow, duration: round)
+                    }
+                    pushGoodput[size.label] = push * Double(size.bytes)
+                    report.figure("push_goodput_\(size.label)", push * Double(size.bytes) / 1e9, "GB/s", rawPush * Double(partBytes) / 1e9)
                 }
-                pushGoodput[size.label] = push * Double(size.bytes)
-                report.figure("push_goodput_\(size.label)", push * Double(size.bytes) / 1e9, "GB/s", rawPush * Double(partBytes) / 1e9)
 
-                let pull = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.pull(keys) } }
-                let rawPull = try await median {
-                    try await raw(request: 16, reply: size.bytes, frames: chunks.count, window: goodputWindow, duration: round)
+                if wanted("pull_goodput_\(size.label)") {
+                    let pull = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.pull(keys) } }
+                    let rawPull = try await median {
+                        try await raw(request: 16, reply: size.bytes, frames: chunks.count, window: goodputWindow, duration: round)
+                    }
+                    pullGoodput[size.label] = pull * Double(size.bytes)
+                    report.figure("pull_goodput_\(size.label)", pull * Double(size.bytes) / 1e9, "GB/s", rawPull * Double(size.bytes) / 1e9)
                 }
-                pullGoodput[size.label] = pull * Double(size.bytes)
-                report.figure("pull_goodput_\(size.label)", pull * Double(size.bytes) / 1e9, "GB/s", rawPull * Double(size.bytes) / 1e9)
             }
         }
         if let big = pushGoodput["64MiB"], let small = pushGoodput["4MiB"] {
@@ -65,7 +70,7 @@ public enum TransportBenchmark {
         if let big = pullGoodput["64MiB"], let small = pullGoodput["4MiB"] {
             report.figure("pull_goodput_64MiB_over_4MiB", big / small, "ratio", 1)
         }
-        guard only.map({ "push_rate_4KiB".contains($0) }) ?? true else { return }
+        guard wanted("push_rate_4KiB") else { return }
         try await withServer(holding: sizes[0]) { client, chunks in
             let small = FloatBuffer(count: chunks[0].count, repeating: 1e-3)
             let smallTensor = OutgoingTensor(key: chunks[0].key, count: chunks[0].count, payload: Payload(small))

@@ -13,17 +13,22 @@ extension Integration {
             #expect(status == 0, "bench \(arguments) exited \(status):\n\(bench.stderr)")
             let lines = bench.stdout.split(separator: "\n")
             #expect(!lines.isEmpty, "bench \(arguments) printed no figures")
+            var names: [String] = []
             for line in lines {
                 let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
                 let figure = try #require(object, "not a JSON object: \(line)")
                 #expect(Set(figure.keys) == ["name", "value", "unit", "baseline", "ratio"], "\(line)")
-                #expect(!(figure["name"] as? String ?? "").isEmpty, "\(line)")
+                names.append(figure["name"] as? String ?? "")
+                #expect(!names.last!.isEmpty, "\(line)")
                 #expect(!(figure["unit"] as? String ?? "").isEmpty, "\(line)")
                 for key in ["value", "baseline"] {
                     let number = try #require((figure[key] as? NSNumber)?.doubleValue, "\(key) in \(line)")
                     #expect(number.isFinite && number > 0, "\(key) in \(line)")
                 }
                 #expect((figure["ratio"] as? NSNumber)?.doubleValue.isFinite == true, "\(line)")
+            }
+            if arguments.first == "transport" {  // --only 4KiB: exactly the figures whose names hold it
+                #expect(names == ["push_goodput_4KiB", "pull_goodput_4KiB", "push_rate_4KiB"])
             }
         }
     }
