@@ -6,11 +6,15 @@ import SwiftPSCore
 ///
 /// Requests carry an 8-byte header frame and `frames` zero-copy payload frames of `requestBytes / frames`; the ROUTER
 /// thread answers each with `frames` frames of `replyBytes / frames` (zero-copy too) and touches no data — the same
-/// framing as a swiftps message cut into chunks. Blocking calls: run it on a thread of its own.
+/// framing as a swiftps message cut into chunks. Every frame of a message is sent from a part of memory of its own,
+/// and successive requests go from successive parts of `requestMemory` bytes, so the kernel reads as much distinct
+/// memory as it does for swiftps (a 64 MiB pull, or a 64 MiB push in 4 MiB requests, is 64 MiB of weights or
+/// gradient, not one 4 MiB buffer that stays in cache). Blocking calls: run it on a thread of its own.
 public enum RawZMQBaseline {
+    /// - Parameter requestMemory: bytes the requests cycle through (a multiple of `requestBytes`; default: one request).
     /// - Returns: completed round trips and the seconds they took, keeping `window` requests in flight.
-    public static func measure(requestBytes: Int, replyBytes: Int, frames: Int = 1, window: Int,
-                               duration: Duration) throws(SwiftPSError) -> (count: Int, seconds: Double) {
+    public static func measure(requestBytes: Int, replyBytes: Int, frames: Int = 1, requestMemory: Int? = nil,
+                               window: Int, duration: Duration) throws(SwiftPSError) -> (count: Int, seconds: Double) {
         _ = AllocatorTuning.applied
         // One context (so one I/O thread) per side, as two processes would have.
         let routerContext = ZMQContext(), dealerContext = ZMQContext()
@@ -21,19 +25,20 @@ public enum RawZMQBaseline {
         let endpoint = router.lastEndpoint
         let dealer = try ZMQSocket(dealerContext, type: ZMQ_DEALER)
         try dealer.connect(endpoint)
-        let request = FloatBuffer(count: max(1, requestBytes / 4))
+        let requestMemory = max(requestBytes, requestMemory ?? 0)
+        let request = FloatBuffer(count: max(1, requestMemory / 4))
         let reply = FloatBuffer(count: max(1, replyBytes / 4))
         let stop = Stop()
         let confined = ConfinedSocket(router)
         let serverThread = Thread {
             let socket = confined.socket
             var items = [pollItem(socket: socket)]
-            let payload = Payload(owner: reply, bytes: UnsafeRawBufferPointer(start: reply.pointer, count: replyBytes / frames))
+            let parts = framePayloads(reply, offset: 0, bytes: replyBytes, frames: frames)
             while !stop.isSet {
                 _ = poll(&items, timeoutMs: 20)
                 while let message = socket.receiveMessage() {
                     _ = message[0].withBytes { socket.send($0, more: true) }
-                    for index in 0..<frames { _ = socket.send(payload, more: index + 1 < frames) }
+                    for (index, part) in parts.enumerated() { _ = socket.send(part, more: index + 1 < frames) }
                 }
             }
             stop.finished()
@@ -43,11 +48,14 @@ public enum RawZMQBaseline {
             stop.set()
             stop.waitFinished()
         }
-        let payload = Payload(owner: request, bytes: UnsafeRawBufferPointer(start: request.pointer, count: requestBytes / frames))
-        var header: UInt64 = 0
+        let requests = stride(from: 0, to: requestMemory - requestBytes + 1, by: max(1, requestBytes)).map {
+            framePayloads(request, offset: $0, bytes: requestBytes, frames: frames)
+        }
+        var header: UInt64 = 0, next = 0
         func send() {
             _ = withUnsafeBytes(of: &header) { dealer.send($0, more: true) }
-            for index in 0..<frames { _ = dealer.send(payload, more: index + 1 < frames) }
+            for (index, part) in requests[next].enumerated() { _ = dealer.send(part, more: index + 1 < frames) }
+            next = (next + 1) % requests.count
         }
         // Warm up the connection before timing.
         send()
@@ -67,6 +75,14 @@ public enum RawZMQBaseline {
             }
         }
         return (completed, (ContinuousClock.now - start).seconds)
+    }
+}
+
+/// `frames` consecutive parts of `bytes / frames` bytes of `buffer`, from `offset` on.
+private func framePayloads(_ buffer: FloatBuffer, offset: Int, bytes: Int, frames: Int) -> [Payload] {
+    (0..<frames).map { index in
+        Payload(owner: buffer, bytes: UnsafeRawBufferPointer(start: UnsafeRawPointer(buffer.pointer) + offset + index * (bytes / frames),
+                                                             count: bytes / frames))
     }
 }
 
