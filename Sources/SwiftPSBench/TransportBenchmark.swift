@@ -24,7 +24,8 @@ public enum TransportBenchmark {
     static let chunkBytes = 4 << 20
 
     /// Every figure this benchmark measures, in the order it prints them.
-    static let figureNames = sizes.flatMap { ["push_goodput_\($0.label)", "pull_goodput_\($0.label)"] } + ["push_rate_4KiB"]
+    static let figureNames = sizes.flatMap { ["push_goodput_\($0.label)", "pull_goodput_\($0.label)"] }
+        + ["push_rate_4KiB"]
 
     /// Measures each figure in a process of its own (this executable, `bench transport --figure NAME`) and prints
     /// it, then the 64 MiB over 4 MiB ratios.
@@ -60,22 +61,21 @@ public enum TransportBenchmark {
         var baseline: Double
     }
 
-    /// Runs `bench transport --figure NAME` as a child process and reads the figure it prints.
+    /// Runs `bench transport --figure NAME` as a child process and reads the figure it prints; the child's errors go
+    /// to this process's standard error.
     private static func measureInChild(_ name: String, secondsPerRound: Double) async throws -> Figure {
         try await onDedicatedThread {
             let child = Process()
             child.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             child.arguments = ["bench", "transport", "--figure", name, "--seconds", "\(secondsPerRound)"]
-            let output = Pipe(), errors = Pipe()
+            let output = Pipe()
             child.standardOutput = output
-            child.standardError = errors
             try child.run()
             let printed = output.fileHandleForReading.readDataToEndOfFile()
-            let complaint = errors.fileHandleForReading.readDataToEndOfFile()
             child.waitUntilExit()
             guard child.terminationStatus == 0, let figure = try? JSONDecoder().decode(Figure.self, from: printed) else {
-                throw SwiftPSError(.internal, "measuring \(name) failed (exit \(child.terminationStatus)): "
-                                   + (String(data: complaint, encoding: .utf8) ?? ""))
+                throw SwiftPSError(.internal, "measuring \(name) in a child process failed (exit status "
+                                   + "\(child.terminationStatus), output \(String(decoding: printed, as: UTF8.self).debugDescription))")
             }
             return figure
         }
