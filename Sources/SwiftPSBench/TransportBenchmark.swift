@@ -19,9 +19,10 @@ public enum TransportBenchmark {
     static let rateWindow = 32
     static let rounds = Measure.rounds
 
-    /// Tensors are cut into chunks of at most this many bytes, as the job's placement does (BytePS uses 4 MB):
-    /// libzmq then receives into buffers malloc reuses instead of fresh pages for every huge frame.
-    static let chunkBytes = 4 << 20
+    /// Tensors are cut into chunks of at most this many floats by the job's placement (`Placement.chunks`), by
+    /// default 4 MiB (BytePS partitions at 4 MB): libzmq then receives into buffers malloc reuses instead of fresh
+    /// pages for every huge frame. A job's own default, `--chunk-elements 65536`, is smaller (256 KiB).
+    public static let defaultChunkElements = 1 << 20
 
     /// Every figure this benchmark measures, in the order it prints them.
     static let figureNames = sizes.flatMap { ["push_goodput_\($0.label)", "pull_goodput_\($0.label)"] }
@@ -36,12 +37,14 @@ public enum TransportBenchmark {
     /// and with jemalloc instead of glibc's malloc the gap mostly closed (4.98 against 5.26 GB/s, 6 pairs). Each
     /// server and worker of a job is a process of its own too.
     /// - Parameter only: run only the figures whose names contain this text (nil: all).
-    public static func run(secondsPerRound: Double, json: Bool, only: String? = nil) async throws {
+    /// - Parameter chunkElements: the largest chunk of a tensor, in floats, as a job's `--chunk-elements`.
+    public static func run(secondsPerRound: Double, json: Bool, only: String? = nil,
+                           chunkElements: Int = defaultChunkElements) async throws {
         let report = Report(json: json)
-        report.note("transport benchmark: one server on loopback, each figure in a process of its own, median of \(rounds) rounds of \(secondsPerRound) s; baseline: raw ZeroMQ DEALER/ROUTER, same bytes and frames")
+        report.note("transport benchmark: one server on loopback, each figure in a process of its own, median of \(rounds) rounds of \(secondsPerRound) s, chunks of at most \(chunkElements) floats; baseline: raw ZeroMQ DEALER/ROUTER, same bytes and frames")
         var measured: [String: Figure] = [:]
         for name in figureNames where only.map({ name.contains($0) }) ?? true {
-            let figure = try await measureInChild(name, secondsPerRound: secondsPerRound)
+            let figure = try await measureInChild(name, secondsPerRound: secondsPerRound, chunkElements: chunkElements)
             report.figure(figure.name, figure.value, figure.unit, figure.baseline)
             measured[name] = figure
         }
@@ -63,11 +66,12 @@ public enum TransportBenchmark {
 
     /// Runs `bench transport --figure NAME` as a child process and reads the figure it prints; the child's errors go
     /// to this process's standard error.
-    private static func measureInChild(_ name: String, secondsPerRound: Double) async throws -> Figure {
+    private static func measureInChild(_ name: String, secondsPerRound: Double, chunkElements: Int) async throws -> Figure {
         try await onDedicatedThread {
             let child = Process()
             child.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            child.arguments = ["bench", "transport", "--figure", name, "--seconds", "\(secondsPerRound)"]
+            child.arguments = ["bench", "transport", "--figure", name, "--seconds", "\(secondsPerRound)",
+                               "--chunk-elements", "\(chunkElements)"]
             let output = Pipe()
             child.standardOutput = output
             try child.run()
@@ -82,11 +86,12 @@ public enum TransportBenchmark {
     }
 
     /// Measures one figure in this process and prints it as JSON (what `run` starts a child process for).
-    public static func measure(figure name: String, secondsPerRound: Double) async throws {
+    public static func measure(figure name: String, secondsPerRound: Double,
+                               chunkElements: Int = defaultChunkElements) async throws {
         let report = Report(json: true)
         let round = Duration.milliseconds(Int64(secondsPerRound * 1000))
         if name == "push_rate_4KiB" {
-            try await withServer(holding: sizes[0]) { client, chunks in
+            try await withServer(holding: sizes[0], chunkElements: chunkElements) { client, chunks in
                 let small = FloatBuffer(count: chunks[0].count, repeating: 1e-3)
                 let smallTensor = OutgoingTensor(key: chunks[0].key, count: chunks[0].count, payload: Payload(small))
                 let pushRate = try await median {
@@ -100,7 +105,7 @@ public enum TransportBenchmark {
         guard let size = sizes.first(where: { name == "push_goodput_\($0.label)" || name == "pull_goodput_\($0.label)" }) else {
             throw SwiftPSError(.invalidArgument, "no figure \(name); the figures are \(figureNames.joined(separator: ", "))")
         }
-        try await withServer(holding: size) { client, chunks in
+        try await withServer(holding: size, chunkElements: chunkElements) { client, chunks in
             if name.hasPrefix("push") {
                 let gradient = FloatBuffer(count: size.bytes / 4, repeating: 1e-3)
                 let tensors = chunks.map {
@@ -133,10 +138,10 @@ public enum TransportBenchmark {
     /// placement does, with a client of its own.
     ///
     /// One context per side (so one libzmq I/O thread each), as in two processes; the raw baseline does the same.
-    private static func withServer(holding size: Size,
+    private static func withServer(holding size: Size, chunkElements: Int,
                                    _ body: (ParameterServerClient, [Chunk]) async throws -> Void) async throws {
         let params = [ParamSpec(name: size.label, count: size.bytes / 4, fanIn: 0)]
-        let chunks = Placement.chunks(params: params, chunkElements: chunkBytes / 4, servers: [0])
+        let chunks = Placement.chunks(params: params, chunkElements: chunkElements, servers: [0])
         let store = ParameterStore(chunks: chunks, params: params, seed: 1,
                                    optimizer: OptimizerConfig(kind: .sgd, learningRate: 1e-6))
         let server = try RPCServer(context: ZMQContext(), bind: "tcp://127.0.0.1:0", handler: ParameterServerHandler(store: store))

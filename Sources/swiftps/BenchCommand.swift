@@ -31,14 +31,24 @@ struct TransportBench: AsyncParsableCommand {
     @Option(help: "Only the figures whose names contain this text, e.g. rate, 64MiB, pull_goodput.")
     var only: String?
 
+    @Option(help: "Largest chunk of a tensor, in floats, as a job's --chunk-elements (a job's default is 65536); a power of two from 1024 to 16777216.")
+    var chunkElements: Int = TransportBenchmark.defaultChunkElements
+
     @Option(help: .hidden)  // one figure, measured in this process: what the benchmark runs each child process for
     var figure: String?
 
+    func validate() throws {
+        guard (1024...(1 << 24)).contains(chunkElements), chunkElements.nonzeroBitCount == 1 else {
+            throw ValidationError("--chunk-elements must be a power of two from 1024 to 16777216 (got \(chunkElements))")
+        }
+    }
+
     func run() async throws {
         if let figure {
-            try await TransportBenchmark.measure(figure: figure, secondsPerRound: options.seconds)
+            try await TransportBenchmark.measure(figure: figure, secondsPerRound: options.seconds, chunkElements: chunkElements)
         } else {
-            try await TransportBenchmark.run(secondsPerRound: options.seconds, json: options.json, only: only)
+            try await TransportBenchmark.run(secondsPerRound: options.seconds, json: options.json, only: only,
+                                             chunkElements: chunkElements)
         }
     }
 }

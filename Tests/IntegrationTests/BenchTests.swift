@@ -5,7 +5,8 @@ extension Integration {
     /// Every benchmark runs briefly and prints only well-formed figures. Figures are not held to their targets here:
     /// a shared machine is too noisy for that.
     @Suite struct Bench {
-        @Test(arguments: [["apply"], ["convert"], ["step"], ["overlap"], ["transport", "--only", "4KiB"]])
+        @Test(arguments: [["apply"], ["convert"], ["step"], ["overlap"], ["transport", "--only", "4KiB"],
+                          ["transport", "--only", "push_goodput_1MiB", "--chunk-elements", "65536"]])
         func printsWellFormedFigures(_ arguments: [String]) async throws {
             let bench = try RunningProcess("bench", ["bench"] + arguments + ["--json", "--seconds", "0.05"])
             defer { bench.stop() }
@@ -27,8 +28,9 @@ extension Integration {
                 }
                 #expect((figure["ratio"] as? NSNumber)?.doubleValue.isFinite == true, "\(line)")
             }
-            if arguments.first == "transport" {  // --only 4KiB: exactly the figures whose names hold it
-                #expect(names == ["push_goodput_4KiB", "pull_goodput_4KiB", "push_rate_4KiB"])
+            if arguments.first == "transport" {  // --only: exactly the figures whose names hold its text
+                #expect(names == (arguments[2] == "4KiB" ? ["push_goodput_4KiB", "pull_goodput_4KiB", "push_rate_4KiB"]
+                                                          : [arguments[2]]))
             }
         }
     }

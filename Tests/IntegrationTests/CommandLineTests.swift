@@ -5,7 +5,8 @@ extension Integration {
     @Suite struct CLI {
         @Test func badFlagsGetAUsageError() async throws {
             for arguments in [["server"], ["worker", "--coordinator", "nowhere"], ["coordinator", "--optimizer", "sgdd"],
-                              ["local", "--layers", "64"], ["local", "--workers", "0"], ["bench", "transport", "--seconds", "-1"]] {
+                              ["local", "--layers", "64"], ["local", "--workers", "0"], ["bench", "transport", "--seconds", "-1"],
+                              ["bench", "transport", "--chunk-elements", "1000"]] {
                 let process = try RunningProcess("swiftps", arguments)
                 let status = try await process.exitStatus(timeout: .seconds(30))
                 #expect(status == 64, "\(arguments) exited \(status)")
