@@ -19,9 +19,9 @@ public enum TransportBenchmark {
     static let rateWindow = 32
     static let rounds = Measure.rounds
 
-    /// Tensors are cut into chunks of at most this many floats by the job's placement (`Placement.chunks`), by
-    /// default 4 MiB (BytePS partitions at 4 MB): libzmq then receives into buffers malloc reuses instead of fresh
-    /// pages for every huge frame. A job's own default, `--chunk-elements 65536`, is smaller (256 KiB).
+    /// The largest chunk, in floats, unless `--chunk-elements` says otherwise: 4 MiB of fp32, as BytePS partitions at
+    /// 4 MB. Tensors are cut by the job's placement code (`Placement.chunks`), so libzmq receives into buffers malloc
+    /// reuses rather than fresh pages for every huge frame. A job's own default is 65,536 floats (256 KiB).
     public static let defaultChunkElements = 1 << 20
 
     /// Every figure this benchmark measures, in the order it prints them.

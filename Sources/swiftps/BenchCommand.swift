@@ -38,6 +38,8 @@ struct TransportBench: AsyncParsableCommand {
     var figure: String?
 
     func validate() throws {
+        // At least 4 KiB, so the 4 KiB payload stays one chunk; a power of two cuts every size into equal chunks,
+        // which the baseline's equal frames assume.
         guard (1024...(1 << 24)).contains(chunkElements), chunkElements.nonzeroBitCount == 1 else {
             throw ValidationError("--chunk-elements must be a power of two from 1024 to 16777216 (got \(chunkElements))")
         }
