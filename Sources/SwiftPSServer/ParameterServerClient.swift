@@ -19,7 +19,7 @@ public final class ParameterServerClient: Sendable {
 
     /// Applies `gradients` on the server; returns each key's new version.
     ///
-    /// Sent as requests of at most `RequestParts.defaultMaxBytes` of payload, `partsInFlight` of them at a time: the
+    /// Sent as requests within `RequestParts`' budgets (4 MiB, 8,192 tensors), `partsInFlight` of them at a time: the
     /// server validates and applies each while it is still in cache. It validates each request whole, so a refused
     /// one leaves its own keys unchanged (as a push over several servers does).
     public func push(_ gradients: [OutgoingTensor], timeout: Duration = .seconds(30)) async throws -> [UInt64] {

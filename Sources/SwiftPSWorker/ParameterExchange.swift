@@ -29,8 +29,8 @@ struct ExchangeStats {
 /// was not sent for the next push (error feedback). Replies stay in their frames until `receive` decodes them into
 /// the model's parameters.
 final class ParameterExchange: LayerTransport {
-    /// One push-pull of a layer's step: the layer's chunks on one server, or a part of them of at most
-    /// `RequestParts.defaultMaxBytes`.
+    /// One push-pull of a layer's step: the layer's chunks on one server, or a part of them within `RequestParts`'
+    /// budgets (4 MiB, 8,192 tensors).
     struct LayerRequest {
         var client: ParameterServerClient
         /// Indices into `chunks`.

@@ -35,11 +35,11 @@ extension Integration {
         }
 
         /// `swiftps local` under BSP; returns the final model's digest.
-        func bspDigest(servers: Int, job: [String] = Self.job) async throws -> String {
+        func bspDigest(servers: Int, job: [String] = Self.job, minAccuracy: Double = 0.8) async throws -> String {
             let summary = FileManager.default.temporaryDirectory.appendingPathComponent("summary-\(UUID()).json")
             defer { try? FileManager.default.removeItem(at: summary) }
             let local = try RunningProcess("local", ["local", "--servers", "\(servers)", "--workers", "2",
-                                                     "--consistency", "bsp", "--skip-standalone", "--min-accuracy", "0.8",
+                                                     "--consistency", "bsp", "--skip-standalone", "--min-accuracy", "\(minAccuracy)",
                                                      "--summary-json", summary.path] + job)
             defer { local.stop() }
             #expect(try await local.exitStatus(timeout: .seconds(120)) == 0, "\(local.stderr)")
@@ -68,6 +68,17 @@ extension Integration {
             let twoServers = try await bspDigest(servers: 2, job: wide)
             #expect(oneServer.count == 16)
             #expect(oneServer == twoServers)
+        }
+
+        /// `--chunk-elements 1`: layer 0's push to the one server is 76,500 chunks of one float, more tensors than a
+        /// server takes in one request (65,536). It goes in parts of at most 8,192, and the model ends bit-identical
+        /// to the same job in the default chunks. Twenty steps, so the model does not learn much: no accuracy bar.
+        @Test func tinyChunksTrainToTheSameModel() async throws {
+            let job = ["--layers", "16,4500,10", "--train-samples", "2560", "--test-samples", "500", "--epochs", "1"]
+            let tiny = try await bspDigest(servers: 1, job: job + ["--chunk-elements", "1"], minAccuracy: 0)
+            let usual = try await bspDigest(servers: 1, job: job, minAccuracy: 0)
+            #expect(tiny.count == 16)
+            #expect(tiny == usual)
         }
 
         /// ssp:1 — rank 0 starts alone, so its first values lag by exactly 1 clock and its next wait for rank 1;
