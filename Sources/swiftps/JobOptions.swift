@@ -82,6 +82,13 @@ struct JobOptions: ParsableArguments {
         _ = try job()
     }
 
+    /// Counts travel in the job config as 32-bit fields.
+    static let maxWireCount = Int(UInt32.max)
+    /// A worker's whole model, and the built-in task's samples, in floats: 8 GiB of fp32.
+    static let maxFloats = 1 << 31
+    static let maxLayerSize = 1 << 24
+    static let maxChunks = 1 << 20
+
     /// The configuration, checked.
     func job() throws -> JobConfig {
         var job = JobConfig()
@@ -91,6 +98,11 @@ struct JobOptions: ParsableArguments {
         }
         job.layerSizes = sizes.map { $0! }
         guard job.layerSizes.last! >= 2 else { throw ValidationError("--layers: the last size is the class count, at least 2") }
+        guard job.layerSizes.allSatisfy({ $0 <= Self.maxLayerSize }),
+              case let parameters = job.params.reduce(0, { $0 + $1.count }), parameters <= Self.maxFloats else {
+            throw ValidationError("--layers '\(layers)' is too big: every worker holds the whole model, so at most "
+                                  + "\(Self.maxFloats) parameters (8 GiB of fp32), each size at most \(Self.maxLayerSize)")
+        }
         guard let kind = ["sgd": OptimizerConfig.Kind.sgd, "momentum": .momentum, "adam": .adam][optimizer.lowercased()] else {
             throw ValidationError("--optimizer must be sgd, momentum or adam (got '\(optimizer)')")
         }
@@ -100,10 +112,14 @@ struct JobOptions: ParsableArguments {
         for (name, value) in [("--servers", servers), ("--workers", workers), ("--batch-size", batchSize),
                               ("--accumulate", accumulate),
                               ("--epochs", epochs), ("--chunk-elements", chunkElements),
-                              ("--heartbeat-timeout-ms", heartbeatTimeoutMs), ("--test-samples", testSamples)] {
+                              ("--heartbeat-timeout-ms", heartbeatTimeoutMs), ("--test-samples", testSamples),
+                              ("--train-samples", trainSamples)] {
             guard value > 0 else { throw ValidationError("\(name) must be positive (got \(value))") }
+            guard value <= Self.maxWireCount else { throw ValidationError("\(name) must be at most \(Self.maxWireCount) (got \(value))") }
         }
-        guard trainSamples >= workers * batchSize * accumulate else {
+        let (perWorker, overflow) = batchSize.multipliedReportingOverflow(by: accumulate)
+        let (needed, overflowAgain) = perWorker.multipliedReportingOverflow(by: workers)
+        guard !overflow, !overflowAgain, trainSamples >= needed else {
             throw ValidationError("--train-samples (\(trainSamples)) must give every worker at least one push of \(accumulate) batches of \(batchSize)")
         }
         job.servers = servers
@@ -128,6 +144,17 @@ struct JobOptions: ParsableArguments {
             throw ValidationError("'\(spec)' is not idx:IMAGES,LABELS, npy:FEATURES,LABELS or csv:PATH")
         }
         (job.trainData, job.testData) = (trainData, testData)
+        if trainData.isEmpty {  // the built-in task is generated whole (in memory) by the standalone run
+            let floats = (trainSamples + testSamples) * job.layerSizes[0]
+            guard floats <= Self.maxFloats else {
+                throw ValidationError("the built-in task's samples come to \(floats) floats with \(job.layerSizes[0]) inputs; "
+                                      + "at most \(Self.maxFloats) (8 GiB): lower --train-samples or --test-samples")
+            }
+        }
+        let chunks = job.params.reduce(0) { $0 + ($1.count + chunkElements - 1) / chunkElements }
+        guard chunks <= Self.maxChunks else {
+            throw ValidationError("--chunk-elements \(chunkElements) cuts the model into \(chunks) chunks; at most \(Self.maxChunks)")
+        }
         guard let dtype = DType.dense.first(where: { $0.description == wireDtype.lowercased() }) else {
             throw ValidationError("--wire-dtype must be f32, bf16 or f16 (got '\(wireDtype)')")
         }
@@ -140,7 +167,9 @@ struct JobOptions: ParsableArguments {
             throw ValidationError("--micro-batches must be positive and divide --batch-size \(batchSize) (got \(microBatches))")
         }
         job.microBatches = microBatches
-        guard maxInflight >= 0 else { throw ValidationError("--max-inflight must not be negative (got \(maxInflight))") }
+        guard (0...Self.maxWireCount).contains(maxInflight) else {
+            throw ValidationError("--max-inflight must be from 0 to \(Self.maxWireCount) (got \(maxInflight))")
+        }
         guard maxInflight <= 1 || model != .bsp else {
             throw ValidationError("--max-inflight \(maxInflight) computes on weights older than the last round: bsp allows at most 1")
         }
