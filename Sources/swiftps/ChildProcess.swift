@@ -44,6 +44,8 @@ final class ChildProcess: Sendable {
 
     var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
+    /// Its exit status once it has exited (a signal's number if one killed it); nil while it runs.
+    var finishedStatus: Int32? { exitStatus.current }
 
     func terminate() { if process.isRunning { kill(process.processIdentifier, SIGTERM) } }
     func forceKill() { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }

@@ -23,11 +23,14 @@ final class LocalCluster: Sendable {
     private let progress = Mutex<[Int: (step: Int, steps: Int, loss: Double)]>([:])
     private let results = Mutex<[[String: Double]]>([])
     private let digests = Mutex<Set<String>>([])
+    private let shutdown: Shutdown
 
-    init(executable: String, logDirectory: String, log: Log) {
+    /// - Parameter shutdown: once requested, no further child is started.
+    init(executable: String, logDirectory: String, log: Log, shutdown: Shutdown) {
         self.executable = executable
         self.logDirectory = logDirectory
         self.log = log
+        self.shutdown = shutdown
     }
 
     func terminateAll() {
@@ -44,7 +47,7 @@ final class LocalCluster: Sendable {
         }
     }
 
-    func train(job: JobOptions, config: JobConfig, shutdown: Shutdown) async throws -> Outcome {
+    func train(job: JobOptions, config: JobConfig) async throws -> Outcome {
         // The coordinator's address, or nil once it has exited without printing one.
         let listening = OneShot<String?>()
         let coordinator = try start("coordinator", ["coordinator", "--bind", "tcp://127.0.0.1:0"] + job.arguments) { line in
@@ -62,18 +65,31 @@ final class LocalCluster: Sendable {
         }
         let bar = ProgressBar()
         var statuses: [Int32] = []
-        await withTaskGroup(of: Void.self) { group in
+        // The coordinator or a server that failed while the workers trained: every child is stopped at once.
+        let failure = await withTaskGroup(of: (child: ChildProcess, status: Int32)?.self) { group in
             group.addTask { [self] in
                 while !shutdown.isRequested && workers.contains(where: \.isRunning) {
+                    // Each leaves with status 0 when the job ends, which may be before the last worker has exited.
+                    for child in [coordinator] + servers {
+                        if let status = child.finishedStatus, status != 0 {
+                            terminateAll()
+                            return (child, status)
+                        }
+                    }
                     bar.draw(progress.withLock { Array($0.values) })
                     try? await Task.sleep(for: .milliseconds(200))
                 }
+                return nil
             }
             for worker in workers { statuses.append(await worker.wait()) }
-            await group.waitForAll()
+            return await group.reduce(nil) { $0 ?? $1 }
         }
         bar.draw(progress.withLock { Array($0.values) }, final: true)
         if shutdown.isRequested { throw LocalError("interrupted") }
+        if let (child, status) = failure {
+            throw LocalError("\(child.name) exited with status \(status) while the workers trained (log: \(child.logPath)):\n"
+                             + child.logTail())
+        }
         for (index, status) in statuses.enumerated() where status != 0 {
             terminateAll()
             throw LocalError("worker-\(index) exited with status \(status):\n\(workers[index].logTail())")
@@ -109,11 +125,18 @@ final class LocalCluster: Sendable {
         return (result["accuracy"] ?? 0, result["seconds"] ?? 0)
     }
 
+    /// Starts a child, unless shutdown has been requested: a signal that arrives while children are still being
+    /// started stops those started so far (`terminateAll`), and one started after it stops itself here.
     private func start(_ name: String, _ arguments: [String],
                        onLine: @escaping @Sendable (String) -> Void) throws -> ChildProcess {
+        if shutdown.isRequested { throw LocalError("interrupted") }
         let child = try ChildProcess(name: name, executable: executable, arguments: arguments,
                                      logDirectory: logDirectory, onLine: onLine)
         children.withLock { $0.append(child) }
+        if shutdown.isRequested {
+            child.terminate()
+            throw LocalError("interrupted")
+        }
         return child
     }
 

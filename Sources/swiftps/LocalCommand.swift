@@ -27,8 +27,16 @@ struct LocalCommand: AsyncParsableCommand {
     @Option(help: "Directory for the children's logs (default: a new temporary directory).")
     var logDir: String?
 
+    /// Children `local` starts on this host at most (servers and workers; the coordinator is one more).
+    static let maxChildren = 256
+
     func validate() throws {
         guard (0...1).contains(minAccuracy) else { throw ValidationError("--min-accuracy must be within 0...1") }
+        guard job.servers + job.workers <= Self.maxChildren else {
+            throw ValidationError("--servers \(job.servers) and --workers \(job.workers) would start \(job.servers + job.workers) "
+                                  + "processes on this host; local starts at most \(Self.maxChildren). Start the roles "
+                                  + "separately (swiftps coordinator, server, worker) to run more, on several hosts")
+        }
     }
 
     func run() async throws {
@@ -36,15 +44,15 @@ struct LocalCommand: AsyncParsableCommand {
         let config = try job.job()
         let directory = logDir ?? NSTemporaryDirectory() + "swiftps-local-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let cluster = LocalCluster(executable: try selfExecutable(), logDirectory: directory, log: log)
         let shutdown = Shutdown()
+        let cluster = LocalCluster(executable: try selfExecutable(), logDirectory: directory, log: log, shutdown: shutdown)
         let signals = handleSignals(shutdown, log: log) { _ in cluster.terminateAll() }
         defer { _ = signals }
 
         log.info("starting 1 coordinator, \(config.servers) servers, \(config.workers) workers (logs in \(directory))")
         let outcome: LocalCluster.Outcome
         do {
-            outcome = try await cluster.train(job: job, config: config, shutdown: shutdown)
+            outcome = try await cluster.train(job: job, config: config)
         } catch {
             await cluster.stopAll()
             log.error("\(error)")

@@ -22,6 +22,9 @@ final class OneShot<Value: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(returning: value) }
     }
 
+    /// The value if set, without waiting.
+    var current: Value? { state.withLock { $0.value } }
+
     /// The value once set.
     func value() async -> Value {
         await value(timeout: nil)!

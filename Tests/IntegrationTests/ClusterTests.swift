@@ -72,6 +72,21 @@ extension Integration {
             for pid in children { #expect(!isRunning(pid), "child \(pid) outlived local") }
         }
 
+        /// A coordinator that dies while the workers train ends `local` at once, naming it, with every child stopped.
+        @Test func aCoordinatorThatDiesEndsLocal() async throws {
+            let local = try RunningProcess("local", ["local", "--servers", "1", "--workers", "1", "--epochs", "1000"])
+            defer { local.stop() }
+            _ = try await local.line(.stderr) { $0.contains("step ") }
+            let children = childProcesses(of: local.pid)
+            let coordinator = try #require(children.first { pid in
+                ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").contains("\0coordinator\0")
+            })
+            kill(coordinator, SIGKILL)
+            #expect(try await local.exitStatus(timeout: .seconds(20)) == 1)
+            #expect(local.stderr.contains("coordinator exited with status 9 while the workers trained"), "\(local.stderr)")
+            for pid in children { #expect(!isRunning(pid), "child \(pid) outlived local") }
+        }
+
         /// `swiftps status` lists every node with its role, state and clock while a job runs.
         @Test func statusShowsTheCluster() async throws {
             // Heartbeats (which carry the clock) every 300 ms; a timeout that a loaded machine does not trip.

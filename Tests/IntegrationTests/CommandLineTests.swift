@@ -6,7 +6,7 @@ extension Integration {
         @Test func badFlagsGetAUsageError() async throws {
             for arguments in [["server"], ["worker", "--coordinator", "nowhere"], ["coordinator", "--optimizer", "sgdd"],
                               ["local", "--layers", "64"], ["local", "--workers", "0"], ["bench", "transport", "--seconds", "-1"],
-                              ["bench", "transport", "--chunk-elements", "1000"],
+                              ["bench", "transport", "--chunk-elements", "1000"], ["local", "--servers", "200", "--workers", "100"],
                               ["local", "--chunk-elements", "99999999999999"], ["local", "--layers", "100000,100000,10"],
                               ["coordinator", "--train-samples", "100000000"], ["local", "--max-inflight", "99999999999"]] {
                 let process = try RunningProcess("swiftps", arguments)
