@@ -25,7 +25,7 @@ public enum TransportBenchmark {
     public static let defaultChunkElements = 1 << 20
 
     /// Every figure this benchmark measures, in the order it prints them.
-    static let figureNames = sizes.flatMap { ["push_goodput_\($0.label)", "pull_goodput_\($0.label)"] }
+    public static let figureNames = sizes.flatMap { ["push_goodput_\($0.label)", "pull_goodput_\($0.label)"] }
         + ["push_rate_4KiB"]
 
     /// Measures each figure in a process of its own (this executable, `bench transport --figure NAME`) and prints

@@ -43,6 +43,9 @@ struct TransportBench: AsyncParsableCommand {
         guard (1024...(1 << 24)).contains(chunkElements), chunkElements.nonzeroBitCount == 1 else {
             throw ValidationError("--chunk-elements must be a power of two from 1024 to 16777216 (got \(chunkElements))")
         }
+        if let only, !TransportBenchmark.figureNames.contains(where: { $0.contains(only) }) {
+            throw ValidationError("--only '\(only)' names no figure; the figures are \(TransportBenchmark.figureNames.joined(separator: ", "))")
+        }
     }
 
     func run() async throws {

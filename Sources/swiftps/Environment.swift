@@ -17,6 +17,17 @@ func env(_ name: String) -> String? {
     return raw
 }
 
+/// Checks that `endpoint` is tcp://HOST:PORT with a port in range (0, any free port, only where `bindable`).
+/// libzmq itself takes any digits as a port and wraps them: `tcp://127.0.0.1:99999` would listen on 34463.
+func checkEndpoint(_ endpoint: String, flag: String, bindable: Bool = false) throws {
+    let lowest = bindable ? 0 : 1
+    guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":"),
+          endpoint.distance(from: endpoint.startIndex, to: colon) > "tcp://".count,
+          let port = Int(endpoint[endpoint.index(after: colon)...]), (lowest...65535).contains(port) else {
+        throw ValidationError("\(flag) must be tcp://HOST:PORT with a port from \(lowest) to 65535 (got '\(endpoint)')")
+    }
+}
+
 /// Options every long-running role shares.
 struct NodeOptions: ParsableArguments {
     @Option(help: "Coordinator address, tcp://HOST:PORT. (env: SWIFTPS_COORDINATOR)")
@@ -26,9 +37,10 @@ struct NodeOptions: ParsableArguments {
     var connectTimeout: Double = env("SWIFTPS_CONNECT_TIMEOUT", 30.0)
 
     func validate() throws {
-        guard coordinator.hasPrefix("tcp://") else {
+        guard !coordinator.isEmpty else {
             throw ValidationError("--coordinator tcp://HOST:PORT is required (or set SWIFTPS_COORDINATOR)")
         }
+        try checkEndpoint(coordinator, flag: "--coordinator")
         guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be positive") }
     }
 }

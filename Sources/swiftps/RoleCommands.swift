@@ -16,6 +16,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Job") var job: JobOptions
 
+    func validate() throws {
+        try checkEndpoint(bind, flag: "--bind", bindable: true)
+    }
+
     func run() async throws {
         let log = Log("coordinator")
         let shutdown = Shutdown()
@@ -47,7 +51,10 @@ struct ServerCommand: AsyncParsableCommand {
     var maxTensors: Int = env("SWIFTPS_MAX_TENSORS", 65_536)
 
     func validate() throws {
-        guard maxMessageMib > 0, maxTensors > 0 else { throw ValidationError("limits must be positive") }
+        try checkEndpoint(bind, flag: "--bind", bindable: true)
+        guard (1...(1 << 20)).contains(maxMessageMib), maxTensors > 0 else {
+            throw ValidationError("--max-message-mib must be from 1 to 1048576 and --max-tensors positive")
+        }
     }
 
     func run() async throws {
@@ -95,8 +102,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup(title: "Job (with --standalone)") var job: JobOptions
 
     func validate() throws {
-        if !standalone && !coordinator.hasPrefix("tcp://") {
-            throw ValidationError("--coordinator tcp://HOST:PORT is required (or set SWIFTPS_COORDINATOR)")
+        if !standalone {
+            guard !coordinator.isEmpty else {
+                throw ValidationError("--coordinator tcp://HOST:PORT is required (or set SWIFTPS_COORDINATOR)")
+            }
+            try checkEndpoint(coordinator, flag: "--coordinator")
         }
         guard progressEvery > 0, connectTimeout > 0 else { throw ValidationError("--progress-every and --connect-timeout must be positive") }
         guard evalEvery >= 0 else { throw ValidationError("--eval-every must not be negative") }

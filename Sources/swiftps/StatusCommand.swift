@@ -13,7 +13,8 @@ struct StatusCommand: AsyncParsableCommand {
     var coordinator: String = env("SWIFTPS_COORDINATOR") ?? ""
 
     func validate() throws {
-        guard coordinator.hasPrefix("tcp://") else { throw ValidationError("--coordinator tcp://HOST:PORT is required") }
+        guard !coordinator.isEmpty else { throw ValidationError("--coordinator tcp://HOST:PORT is required") }
+        try checkEndpoint(coordinator, flag: "--coordinator")
     }
 
     func run() async throws {

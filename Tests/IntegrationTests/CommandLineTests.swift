@@ -8,7 +8,10 @@ extension Integration {
                               ["local", "--layers", "64"], ["local", "--workers", "0"], ["bench", "transport", "--seconds", "-1"],
                               ["bench", "transport", "--chunk-elements", "1000"], ["local", "--servers", "200", "--workers", "100"],
                               ["local", "--chunk-elements", "99999999999999"], ["local", "--layers", "100000,100000,10"],
-                              ["coordinator", "--train-samples", "100000000"], ["local", "--max-inflight", "99999999999"]] {
+                              ["coordinator", "--train-samples", "100000000"], ["local", "--max-inflight", "99999999999"],
+                              ["coordinator", "--bind", "tcp://127.0.0.1:99999"], ["worker", "--coordinator", "tcp://127.0.0.1:70000"],
+                              ["status", "--coordinator", "tcp://:5555"], ["bench", "transport", "--only", "nothing"],
+                              ["server", "--coordinator", "tcp://127.0.0.1:5555", "--max-message-mib", "99999999999999"]] {
                 let process = try RunningProcess("swiftps", arguments)
                 let status = try await process.exitStatus(timeout: .seconds(30))
                 #expect(status == 64, "\(arguments) exited \(status)")
