@@ -47,7 +47,7 @@ extension Integration {
             _ = try await server.line(.stderr) { $0.contains("serving 7 chunks") }
 
             let client = try ParameterServerClient(context: ZMQContext(), endpoint: endpoint)
-            let before = try await snapshot(client)
+            let before = try await Self.snapshot(client)
             #expect(before.values.allSatisfy { $0.version == 0 })
 
             let push = Method.push.rawValue, gradient = Self.floats([1, 2, 3, 4])
@@ -84,7 +84,7 @@ extension Integration {
             #expect(try await Self.exchange(endpoint, [Self.envelope(push, tensors: [Self.header(count: 1 << 19)]),
                                                         [UInt8](repeating: 0, count: 2 << 20)], timeout: .seconds(1)) == nil)
 
-            let after = try await snapshot(client)
+            let after = try await Self.snapshot(client)
             #expect(after == before, "a refused request changed the weights")
             #expect(try await client.stats().rejected == UInt64(cases.count))
 
@@ -94,7 +94,7 @@ extension Integration {
             _ = buffer.buffer.update(fromContentsOf: g)
             let versions = try await client.push([OutgoingTensor(key: Self.key, count: 4, payload: Payload(buffer))])
             #expect(versions == [1])
-            let updated = try await snapshot(client)
+            let updated = try await Self.snapshot(client)
             let expected = zip(before[Self.key]!.values, g).map { w, g in w - Float(0.5) * g }
             #expect(updated[Self.key]!.values == expected)
             #expect(updated[Self.key]!.version == 1)
@@ -139,7 +139,7 @@ extension Integration {
         }
 
         /// Every key's values (bit patterns compared through Float's ==, with no NaN present) and version.
-        func snapshot(_ client: ParameterServerClient) async throws -> [UInt64: Value] {
+        static func snapshot(_ client: ParameterServerClient) async throws -> [UInt64: Value] {
             let tensors = try await client.pull(Self.keys)
             var result: [UInt64: Value] = [:]
             for tensor in tensors {

@@ -74,13 +74,13 @@ extension Integration {
             // Whatever was applied, the weights are finite (NaN and Inf were refused), and a push still gives the
             // exact numbers: SGD, lr 0.5, from where the fuzzing left each key.
             let client = try ParameterServerClient(context: ZMQContext(), endpoint: endpoint)
-            let before = try await BadInput().snapshot(client)
+            let before = try await BadInput.snapshot(client)
             #expect(before.values.allSatisfy { $0.values.allSatisfy(\.isFinite) })
             let g: [Float] = [1, 2, 3, 4]
             let buffer = FloatBuffer(count: 4)
             _ = buffer.buffer.update(fromContentsOf: g)
             _ = try await client.push([OutgoingTensor(key: BadInput.key, count: 4, payload: Payload(buffer))])
-            let after = try await BadInput().snapshot(client)
+            let after = try await BadInput.snapshot(client)
             #expect(after[BadInput.key]!.values == zip(before[BadInput.key]!.values, g).map { w, g in w - Float(0.5) * g })
             #expect(after[BadInput.key]!.version == before[BadInput.key]!.version + 1)
             for key in BadInput.keys where key != BadInput.key { #expect(after[key] == before[key]) }
