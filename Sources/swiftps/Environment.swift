@@ -28,6 +28,14 @@ func checkEndpoint(_ endpoint: String, flag: String, bindable: Bool = false) thr
     }
 }
 
+/// `--coordinator`: required, and a tcp://HOST:PORT address.
+func checkCoordinator(_ address: String) throws {
+    guard !address.isEmpty else {
+        throw ValidationError("--coordinator tcp://HOST:PORT is required (or set SWIFTPS_COORDINATOR)")
+    }
+    try checkEndpoint(address, flag: "--coordinator")
+}
+
 /// Options every long-running role shares.
 struct NodeOptions: ParsableArguments {
     @Option(help: "Coordinator address, tcp://HOST:PORT. (env: SWIFTPS_COORDINATOR)")
@@ -37,10 +45,7 @@ struct NodeOptions: ParsableArguments {
     var connectTimeout: Double = env("SWIFTPS_CONNECT_TIMEOUT", 30.0)
 
     func validate() throws {
-        guard !coordinator.isEmpty else {
-            throw ValidationError("--coordinator tcp://HOST:PORT is required (or set SWIFTPS_COORDINATOR)")
-        }
-        try checkEndpoint(coordinator, flag: "--coordinator")
+        try checkCoordinator(coordinator)
         guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be positive") }
     }
 }

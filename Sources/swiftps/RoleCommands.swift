@@ -102,12 +102,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup(title: "Job (with --standalone)") var job: JobOptions
 
     func validate() throws {
-        if !standalone {
-            guard !coordinator.isEmpty else {
-                throw ValidationError("--coordinator tcp://HOST:PORT is required (or set SWIFTPS_COORDINATOR)")
-            }
-            try checkEndpoint(coordinator, flag: "--coordinator")
-        }
+        if !standalone { try checkCoordinator(coordinator) }
         guard progressEvery > 0, connectTimeout > 0 else { throw ValidationError("--progress-every and --connect-timeout must be positive") }
         guard evalEvery >= 0 else { throw ValidationError("--eval-every must not be negative") }
         if standalone && !metricsFile.isEmpty { throw ValidationError("--metrics-file is for distributed workers, not --standalone") }

@@ -13,8 +13,7 @@ struct StatusCommand: AsyncParsableCommand {
     var coordinator: String = env("SWIFTPS_COORDINATOR") ?? ""
 
     func validate() throws {
-        guard !coordinator.isEmpty else { throw ValidationError("--coordinator tcp://HOST:PORT is required") }
-        try checkEndpoint(coordinator, flag: "--coordinator")
+        try checkCoordinator(coordinator)
     }
 
     func run() async throws {
