@@ -24,9 +24,13 @@ public enum TransportBenchmark {
     /// reuses rather than fresh pages for every huge frame. A job's own default is 65,536 floats (256 KiB).
     public static let defaultChunkElements = 1 << 20
 
+    /// Raw ZeroMQ's 64 MiB push and pull with every frame sent from one 4 MiB buffer, which stays in cache, against
+    /// the same from 64 MiB of distinct memory: how much of the drop from 4 MiB is reading memory beyond the cache.
+    static let fromCacheFigures = ["raw_push_goodput_64MiB_from_cache", "raw_pull_goodput_64MiB_from_cache"]
+
     /// Every figure this benchmark measures, in the order it prints them.
     public static let figureNames = sizes.flatMap { ["push_goodput_\($0.label)", "pull_goodput_\($0.label)"] }
-        + ["push_rate_4KiB"]
+        + ["push_rate_4KiB"] + fromCacheFigures
 
     /// Measures each figure in a process of its own (this executable, `bench transport --figure NAME`) and prints
     /// it, then the 64 MiB over 4 MiB ratios.
@@ -102,6 +106,15 @@ public enum TransportBenchmark {
             }
             return
         }
+        if fromCacheFigures.contains(name) {
+            let size = sizes[3], cache = sizes[2].bytes
+            let chunks = chunks(of: size, chunkElements: chunkElements)
+            let measureRaw = name.contains("push") ? rawPush : rawPull
+            let fromCache = try await median { try await measureRaw(size, chunks, cache, round) }
+            let distinct = try await median { try await measureRaw(size, chunks, nil, round) }
+            report.figure(name, fromCache, "GB/s", distinct)
+            return
+        }
         guard let size = sizes.first(where: { name == "push_goodput_\($0.label)" || name == "pull_goodput_\($0.label)" }) else {
             throw SwiftPSError(.invalidArgument, "no figure \(name); the figures are \(figureNames.joined(separator: ", "))")
         }
@@ -111,27 +124,42 @@ public enum TransportBenchmark {
                 let tensors = chunks.map {
                     OutgoingTensor(key: $0.key, count: $0.count, payload: Payload(gradient, offset: $0.offset, count: $0.count))
                 }
-                // The baseline sends the same messages, as many in flight: a push above 4 MiB goes as several
-                // requests (RequestParts), a few at a time (ParameterServerClient.partsInFlight).
-                let parts = RequestParts.ranges(byteCounts: tensors.map(\.payload.bytes.count))
-                let partBytes = size.bytes / parts.count, partFrames = parts[0].count
-                let rawWindow = goodputWindow * min(parts.count, ParameterServerClient.partsInFlight)
                 let pushes = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.push(tensors) } }
-                let rawPush = try await median {
-                    try await raw(request: partBytes, reply: 16, frames: partFrames, requestMemory: size.bytes,
-                                  window: rawWindow, duration: round)
-                }
-                report.figure(name, pushes * Double(size.bytes) / 1e9, "GB/s", rawPush * Double(partBytes) / 1e9)
+                let baseline = try await median { try await rawPush(size, chunks, sourceBytes: nil, round: round) }
+                report.figure(name, pushes * Double(size.bytes) / 1e9, "GB/s", baseline)
             } else {
-                // A pull is one request, answered with every chunk.
                 let keys = chunks.map(\.key)
                 let pulls = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.pull(keys) } }
-                let rawPull = try await median {
-                    try await raw(request: 16, reply: size.bytes, frames: chunks.count, window: goodputWindow, duration: round)
-                }
-                report.figure(name, pulls * Double(size.bytes) / 1e9, "GB/s", rawPull * Double(size.bytes) / 1e9)
+                let baseline = try await median { try await rawPull(size, chunks, sourceBytes: nil, round: round) }
+                report.figure(name, pulls * Double(size.bytes) / 1e9, "GB/s", baseline)
             }
         }
+    }
+
+    /// Raw ZeroMQ sending the messages of a push of `size` with as many in flight, in GB/s: a push above 4 MiB goes
+    /// as several requests (RequestParts), a few at a time (ParameterServerClient.partsInFlight). The requests go
+    /// from `sourceBytes` of memory (nil: the whole tensor's).
+    private static func rawPush(_ size: Size, _ chunks: [Chunk], sourceBytes: Int?, round: Duration) async throws -> Double {
+        let parts = RequestParts.ranges(byteCounts: chunks.map { $0.count * 4 })
+        let partBytes = size.bytes / parts.count
+        let window = goodputWindow * min(parts.count, ParameterServerClient.partsInFlight)
+        let rate = try await raw(request: partBytes, reply: 16, frames: parts[0].count,
+                                 requestMemory: sourceBytes ?? size.bytes, window: window, duration: round)
+        return rate * Double(partBytes) / 1e9
+    }
+
+    /// Raw ZeroMQ answering a pull of `size` as swiftps does, in GB/s: one request, answered with every chunk as a
+    /// frame. The reply goes from `sourceBytes` of memory (nil: the whole tensor's).
+    private static func rawPull(_ size: Size, _ chunks: [Chunk], sourceBytes: Int?, round: Duration) async throws -> Double {
+        let rate = try await raw(request: 16, reply: size.bytes, frames: chunks.count, replyMemory: sourceBytes,
+                                 window: goodputWindow, duration: round)
+        return rate * Double(size.bytes) / 1e9
+    }
+
+    /// A tensor of `size` cut into chunks as the job's placement does, all on one server.
+    private static func chunks(of size: Size, chunkElements: Int) -> [Chunk] {
+        Placement.chunks(params: [ParamSpec(name: size.label, count: size.bytes / 4, fanIn: 0)],
+                         chunkElements: chunkElements, servers: [0])
     }
 
     /// Runs `body` against a server of its own that holds one tensor of `size`, cut into chunks as the job's
@@ -141,7 +169,7 @@ public enum TransportBenchmark {
     private static func withServer(holding size: Size, chunkElements: Int,
                                    _ body: (ParameterServerClient, [Chunk]) async throws -> Void) async throws {
         let params = [ParamSpec(name: size.label, count: size.bytes / 4, fanIn: 0)]
-        let chunks = Placement.chunks(params: params, chunkElements: chunkElements, servers: [0])
+        let chunks = chunks(of: size, chunkElements: chunkElements)
         let store = ParameterStore(chunks: chunks, params: params, seed: 1,
                                    optimizer: OptimizerConfig(kind: .sgd, learningRate: 1e-6))
         let server = try RPCServer(context: ZMQContext(), bind: "tcp://127.0.0.1:0", handler: ParameterServerHandler(store: store))
@@ -197,11 +225,11 @@ public enum TransportBenchmark {
         return Double(count) / (ContinuousClock.now - begin).seconds
     }
 
-    static func raw(request: Int, reply: Int, frames: Int = 1, requestMemory: Int? = nil, window: Int,
-                    duration: Duration) async throws -> Double {
+    static func raw(request: Int, reply: Int, frames: Int = 1, requestMemory: Int? = nil, replyMemory: Int? = nil,
+                    window: Int, duration: Duration) async throws -> Double {
         let (count, seconds) = try await onDedicatedThread {
-            try RawZMQBaseline.measure(requestBytes: request, replyBytes: reply, frames: frames,
-                                       requestMemory: requestMemory, window: window, duration: duration)
+            try RawZMQBaseline.measure(requestBytes: request, replyBytes: reply, frames: frames, requestMemory: requestMemory,
+                                       replyMemory: replyMemory, window: window, duration: duration)
         }
         return Double(count) / seconds
     }

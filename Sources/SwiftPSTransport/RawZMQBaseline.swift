@@ -6,15 +6,18 @@ import SwiftPSCore
 ///
 /// Requests carry an 8-byte header frame and `frames` zero-copy payload frames of `requestBytes / frames`; the ROUTER
 /// thread answers each with `frames` frames of `replyBytes / frames` (zero-copy too) and touches no data — the same
-/// framing as a swiftps message cut into chunks. Every frame of a message is sent from a part of memory of its own,
-/// and successive requests go from successive parts of `requestMemory` bytes, so the kernel reads as much distinct
-/// memory as it does for swiftps (a 64 MiB pull, or a 64 MiB push in 4 MiB requests, is 64 MiB of weights or
-/// gradient, not one 4 MiB buffer that stays in cache). Blocking calls: run it on a thread of its own.
+/// framing as a swiftps message cut into chunks. By default every frame of a message is sent from a part of memory of
+/// its own, and successive requests go from successive parts of `requestMemory` bytes, so the kernel reads as much
+/// distinct memory as it does for swiftps (a 64 MiB pull, or a 64 MiB push in 4 MiB requests, is 64 MiB of weights
+/// or gradient, not one 4 MiB buffer that stays in cache); a smaller `replyMemory` sends the reply's frames round one
+/// smaller buffer instead. Blocking calls: run it on a thread of its own.
 public enum RawZMQBaseline {
     /// - Parameter requestMemory: bytes the requests cycle through (a multiple of `requestBytes`; default: one request).
+    /// - Parameter replyMemory: bytes the reply's frames are sent from (a multiple of a frame; default: the reply's).
     /// - Returns: completed round trips and the seconds they took, keeping `window` requests in flight.
     public static func measure(requestBytes: Int, replyBytes: Int, frames: Int = 1, requestMemory: Int? = nil,
-                               window: Int, duration: Duration) throws(SwiftPSError) -> (count: Int, seconds: Double) {
+                               replyMemory: Int? = nil, window: Int,
+                               duration: Duration) throws(SwiftPSError) -> (count: Int, seconds: Double) {
         _ = AllocatorTuning.applied
         // One context (so one I/O thread) per side, as two processes would have.
         let routerContext = ZMQContext(), dealerContext = ZMQContext()
@@ -25,15 +28,16 @@ public enum RawZMQBaseline {
         let endpoint = router.lastEndpoint
         let dealer = try ZMQSocket(dealerContext, type: ZMQ_DEALER)
         try dealer.connect(endpoint)
-        let requestMemory = max(requestBytes, requestMemory ?? 0)
+        let requestMemory = max(requestBytes, requestMemory ?? 0), replyMemory = replyMemory ?? replyBytes
         let request = FloatBuffer(count: max(1, requestMemory / 4))
-        let reply = FloatBuffer(count: max(1, replyBytes / 4))
+        let reply = FloatBuffer(count: max(1, replyMemory / 4))
         let stop = Stop()
         let confined = ConfinedSocket(router)
         let serverThread = Thread {
             let socket = confined.socket
             var items = [pollItem(socket: socket)]
-            let parts = framePayloads(reply, offset: 0, bytes: replyBytes, frames: frames)
+            let parts = payloads(reply, frameOffsets(messageBytes: replyBytes, frames: frames, memory: replyMemory)[0],
+                                 frameBytes: replyBytes / frames)
             while !stop.isSet {
                 _ = poll(&items, timeoutMs: 20)
                 while let message = socket.receiveMessage() {
@@ -48,8 +52,8 @@ public enum RawZMQBaseline {
             stop.set()
             stop.waitFinished()
         }
-        let requests = stride(from: 0, to: requestMemory - requestBytes + 1, by: max(1, requestBytes)).map {
-            framePayloads(request, offset: $0, bytes: requestBytes, frames: frames)
+        let requests = frameOffsets(messageBytes: requestBytes, frames: frames, memory: requestMemory).map {
+            payloads(request, $0, frameBytes: requestBytes / frames)
         }
         var header: UInt64 = 0, next = 0
         func send() {
@@ -78,11 +82,22 @@ public enum RawZMQBaseline {
     }
 }
 
-/// `frames` consecutive parts of `bytes / frames` bytes of `buffer`, from `offset` on.
-private func framePayloads(_ buffer: FloatBuffer, offset: Int, bytes: Int, frames: Int) -> [Payload] {
-    (0..<frames).map { index in
-        Payload(owner: buffer, bytes: UnsafeRawBufferPointer(start: UnsafeRawPointer(buffer.pointer) + offset + index * (bytes / frames),
-                                                             count: bytes / frames))
+extension RawZMQBaseline {
+    /// Where each frame of each message the baseline sends starts, in a buffer of `memory` bytes: one message per
+    /// `messageBytes` of it (at least one), every frame following on from the one before and wrapping round the end.
+    public static func frameOffsets(messageBytes: Int, frames: Int, memory: Int) -> [[Int]] {
+        let frameBytes = messageBytes / frames
+        precondition(frames > 0 && frameBytes > 0 && memory % frameBytes == 0, "frames must tile the memory")
+        return (0..<max(1, memory / messageBytes)).map { message in
+            (0..<frames).map { frame in (message * messageBytes + frame * frameBytes) % memory }
+        }
+    }
+}
+
+/// Frames of `frameBytes` of `buffer`, one from each offset.
+private func payloads(_ buffer: FloatBuffer, _ offsets: [Int], frameBytes: Int) -> [Payload] {
+    offsets.map { offset in
+        Payload(owner: buffer, bytes: UnsafeRawBufferPointer(start: UnsafeRawPointer(buffer.pointer) + offset, count: frameBytes))
     }
 }
 

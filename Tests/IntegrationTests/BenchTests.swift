@@ -6,7 +6,8 @@ extension Integration {
     /// a shared machine is too noisy for that.
     @Suite struct Bench {
         @Test(arguments: [["apply"], ["convert"], ["step"], ["overlap"], ["transport", "--only", "4KiB"],
-                          ["transport", "--only", "push_goodput_1MiB", "--chunk-elements", "65536"]])
+                          ["transport", "--only", "push_goodput_1MiB", "--chunk-elements", "65536"],
+                          ["transport", "--only", "raw_pull_goodput_64MiB_from_cache"]])
         func printsWellFormedFigures(_ arguments: [String]) async throws {
             let bench = try RunningProcess("bench", ["bench"] + arguments + ["--json", "--seconds", "0.05"])
             defer { bench.stop() }
