@@ -83,7 +83,7 @@ final class Report {
         if json {
             emit(#"{"name":"\#(name)","value":\#(value),"unit":"\#(unit)","baseline":\#(baseline),"ratio":\#(ratio)}"#)
         } else {
-            let padded = name.padding(toLength: 30, withPad: " ", startingAt: 0) + " "
+            let padded = name + String(repeating: " ", count: max(1, 34 - name.count))  // never cut a name short
             let figure = String(format: "%12.3f ", value) + unit.padding(toLength: 11, withPad: " ", startingAt: 0)
             emit(padded + figure + String(format: "  baseline %12.3f   ratio %.2f", baseline, ratio))
         }
