@@ -47,6 +47,10 @@ final class LocalCluster: Sendable {
         }
     }
 
+    /// How long the workers may go on after the coordinator or a server has left with status 0, as each does once
+    /// the job has ended (by then every worker has told the coordinator it is done, and only has to exit).
+    static let workersGrace = Duration.seconds(5)
+
     func train(job: JobOptions, config: JobConfig) async throws -> Outcome {
         // The coordinator's address, or nil once it has exited without printing one.
         let listening = OneShot<String?>()
@@ -65,13 +69,18 @@ final class LocalCluster: Sendable {
         }
         let bar = ProgressBar()
         var statuses: [Int32] = []
-        // The coordinator or a server that failed while the workers trained: every child is stopped at once.
+        // The coordinator or a server that failed while the workers trained: every child is stopped at once. Each
+        // leaves with status 0 when the job ends, a little before the last worker exits; one that left with status 0
+        // while a worker still runs `Self.workersGrace` later was stopped mid-job (say, by a SIGTERM of its own).
         let failure = await withTaskGroup(of: (child: ChildProcess, status: Int32)?.self) { group in
             group.addTask { [self] in
+                var leftCleanly: [String: ContinuousClock.Instant] = [:]
                 while !shutdown.isRequested && workers.contains(where: \.isRunning) {
-                    // Each leaves with status 0 when the job ends, which may be before the last worker has exited.
                     for child in [coordinator] + servers {
-                        if let status = child.finishedStatus, status != 0 {
+                        guard let status = child.finishedStatus else { continue }
+                        let left = leftCleanly[child.name, default: .now]
+                        leftCleanly[child.name] = left
+                        if status != 0 || ContinuousClock.now - left > Self.workersGrace {
                             terminateAll()
                             return (child, status)
                         }
@@ -87,8 +96,9 @@ final class LocalCluster: Sendable {
         bar.draw(progress.withLock { Array($0.values) }, final: true)
         if shutdown.isRequested { throw LocalError("interrupted") }
         if let (child, status) = failure {
-            throw LocalError("\(child.name) exited with status \(status) while the workers trained (log: \(child.logPath)):\n"
-                             + child.logTail())
+            let what = status == 0 ? "left (status 0) and the workers were still training \(Self.workersGrace) later"
+                                   : "exited with status \(status) while the workers trained"
+            throw LocalError("\(child.name) \(what) (log: \(child.logPath)):\n" + child.logTail())
         }
         for (index, status) in statuses.enumerated() where status != 0 {
             terminateAll()
