@@ -16,7 +16,9 @@ public struct TensorView {
 /// The fp32 master weights, optimizer state and version (clock) of a set of chunks.
 ///
 /// Pure logic: it owns memory and applies updates, and knows nothing of sockets. A push is validated whole before any
-/// of it is applied, so a bad request leaves every weight as it was. Not thread-safe: one thread owns a store.
+/// of it is applied, so a bad request leaves every weight as it was: that includes a finite gradient so large that
+/// the update would take a weight or the optimizer's state past the largest fp32 (to ±Inf or NaN). Not thread-safe:
+/// one thread owns a store.
 public final class ParameterStore {
     /// One chunk: its weights, its optimizer state and its version.
     ///
@@ -28,6 +30,14 @@ public final class ParameterStore {
         var spare: FloatBuffer?
         var state: UnsafeMutableBufferPointer<Float>
         var version: UInt64
+        /// At least the largest magnitudes of the weights and of each state buffer: exact when counted, then
+        /// carried through each update by `Optimizer.bounds` (so they only grow; a recount brings them back down).
+        var bound: Optimizer.Magnitudes
+        /// `bound` after the update `updateStaysFinite` has just checked; applying it moves it to `bound`.
+        var checkedBound = Slot.unknown
+
+        /// A bound that vouches for nothing: the next check counts again.
+        static let unknown = Optimizer.Magnitudes(weights: .infinity, first: .infinity, second: .infinity)
 
         var count: Int { weights.count }
 
@@ -38,7 +48,46 @@ public final class ParameterStore {
             version += 1
             Optimizer.apply(optimizer, weights: weights.pointer, state: state.baseAddress!, gradient: gradient,
                             count: count, step: version)
+            bound = checkedBound  // unknown unless checked: the next check counts again
+            checkedBound = Slot.unknown
             return version
+        }
+
+        /// The largest magnitudes of `weights` and of each of the `buffers` state buffers in `state`, counted.
+        static func counted(_ weights: UnsafePointer<Float>, _ state: UnsafePointer<Float>, count: Int,
+                            buffers: Int) -> Optimizer.Magnitudes {
+            let magnitude = { (values: UnsafePointer<Float>) in Double(Optimizer.maxMagnitude(values, count: count)) }
+            return Optimizer.Magnitudes(weights: magnitude(weights), first: buffers > 0 ? magnitude(state) : 0,
+                                        second: buffers > 1 ? magnitude(state + count) : 0)
+        }
+
+        /// True when applying `gradient`, whose largest magnitude is `largest`, computes only finite values: known
+        /// from the bounds for any sensible update (counting the weights and state again if the carried bound has
+        /// grown too loose), else found out by applying it to a copy of the weights and state.
+        mutating func updateStaysFinite(_ optimizer: OptimizerConfig, gradient: UnsafePointer<Float>,
+                                        largest: Float) -> Bool {
+            let buffers = optimizer.stateBuffers
+            var bounds = Optimizer.bounds(optimizer, magnitudes: bound, gradient: largest, step: version + 1)
+            if !bounds.staysFinite {
+                bound = Self.counted(weights.pointer, state.baseAddress!, count: count, buffers: buffers)
+                bounds = Optimizer.bounds(optimizer, magnitudes: bound, gradient: largest, step: version + 1)
+            }
+            if bounds.staysFinite {
+                checkedBound = bounds.written
+                return true
+            }
+            let weightsCopy = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+            let stateCopy = UnsafeMutableBufferPointer<Float>.allocate(capacity: state.count)
+            defer {
+                weightsCopy.deallocate()
+                stateCopy.deallocate()
+            }
+            _ = weightsCopy.initialize(fromContentsOf: UnsafeBufferPointer(start: weights.pointer, count: count))
+            _ = stateCopy.initialize(fromContentsOf: state)
+            Optimizer.apply(optimizer, weights: weightsCopy.baseAddress!, state: stateCopy.baseAddress!,
+                            gradient: gradient, count: count, step: version + 1)
+            checkedBound = Self.counted(weightsCopy.baseAddress!, stateCopy.baseAddress!, count: count, buffers: buffers)
+            return [checkedBound.weights, checkedBound.first, checkedBound.second].allSatisfy(\.isFinite)
         }
 
         /// Leaves a held weights buffer to its holders and carries on in the spare (or a new buffer): one copy of the
@@ -74,7 +123,8 @@ public final class ParameterStore {
                                    offset: chunk.offset)
             let state = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, chunk.count * optimizer.stateBuffers))
             state.initialize(repeating: 0)
-            slots[chunk.key] = Slot(weights: weights, state: state, version: 0)
+            let magnitude = Double(Optimizer.maxMagnitude(weights.pointer, count: chunk.count))
+            slots[chunk.key] = Slot(weights: weights, state: state, version: 0, bound: .init(weights: magnitude))
             elements += chunk.count
         }
     }
@@ -91,7 +141,8 @@ public final class ParameterStore {
     public func count(of key: UInt64) -> Int? { slots[key]?.count }
     public func version(of key: UInt64) -> UInt64? { slots[key]?.version }
 
-    /// Checks a whole push: known keys, no key twice, dtype, element count, byte length, finite values.
+    /// Checks a whole push: known keys, no key twice, dtype, element count, byte length, finite values, and an update
+    /// that stays finite (both unless `allowNonFinite`).
     public func validate(_ gradients: [TensorView]) throws(SwiftPSError) {
         if let key = firstDuplicateKey(gradients) {
             throw SwiftPSError(.invalidArgument, "key \(keyName(key)) appears twice in one push")
@@ -109,8 +160,14 @@ public final class ParameterStore {
                                    "key \(keyName(g.key)): a payload of \(g.bytes.count) bytes is not \(g.count) elements of \(g.dtype)")
             }
             let values = try floats(g)  // decoding also checks compressed payloads (top-k indices in range)
-            guard allowNonFinite || Optimizer.allFinite(values, count: g.count) else {
+            if allowNonFinite { continue }
+            let largest = Optimizer.maxMagnitude(values, count: g.count)
+            guard largest.isFinite else {
                 throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)): gradient holds NaN or Inf; refused")
+            }
+            guard slots[g.key]!.updateStaysFinite(optimizer, gradient: values, largest: largest) else {
+                throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)): a gradient as large as \(largest) would take "
+                                   + "weights or optimizer state past the largest fp32; refused")
             }
         }
     }
@@ -143,7 +200,11 @@ public final class ParameterStore {
     /// BSP: applies several validated pushes as one update per key — for each key, the sum of its gradients in the
     /// order the pushes are given (rank order: the same bits on any number of servers and in every run), applied
     /// once. Keys go in order of first appearance.
-    public func applySum(_ pushes: [[TensorView]]) {
+    /// - Returns: the keys left as they were because their sum, or its update, would not stay finite (each push was
+    ///   checked alone when it arrived; their sum can still overflow). None when `allowNonFinite`.
+    @discardableResult
+    public func applySum(_ pushes: [[TensorView]]) -> [UInt64] {
+        var skipped: [UInt64] = []
         var order: [UInt64] = []
         var byKey: [UInt64: [TensorView]] = [:]
         for push in pushes {
@@ -167,9 +228,17 @@ public final class ParameterStore {
                     for i in 0..<count { sum[i] += values[i] }
                 }
             }
+            if !allowNonFinite {
+                let largest = Optimizer.maxMagnitude(sum, count: count)
+                guard largest.isFinite, slots[key]!.updateStaysFinite(optimizer, gradient: sum, largest: largest) else {
+                    skipped.append(key)
+                    continue
+                }
+            }
             _ = apply([TensorView(key: key, dtype: .f32, count: count,
                                   bytes: UnsafeRawBufferPointer(start: sum, count: count * 4))])
         }
+        return skipped
     }
 
     /// Lends a key's current weights and version; nil for an unknown key.

@@ -158,9 +158,10 @@ public final class ParameterServerHandler: RPCHandler {
     private func applyRound(_ round: UInt64) {
         guard let pushes = rounds.removeValue(forKey: round), let store else { return }
         let ranked = pushes.keys.sorted().map { pushes[$0]! }
-        withExtendedLifetime(ranked) {  // the views point into the frames
+        let skipped = withExtendedLifetime(ranked) {  // the views point into the frames
             store.applySum(ranked.map { $0.map(Self.view) })
         }
+        counters.add(.rejected, skipped.count)  // keys whose summed update would have overflowed
     }
 
     private static func view(_ t: ReceivedTensor) -> TensorView {

@@ -75,7 +75,7 @@ struct JobOptions: ParsableArguments {
                                discussion: "async applies every push on arrival and answers at once. bsp sums the pushes of every live worker for a clock in rank order, applies the sum once, then answers (bit-identical runs). ssp:S applies on arrival but makes a worker wait while the slowest worker is more than S clocks behind."))
     var consistency: String = env("SWIFTPS_CONSISTENCY", "async")
 
-    @Flag(help: "Apply NaN/Inf gradients instead of refusing them. (env: SWIFTPS_ALLOW_NONFINITE=1)")
+    @Flag(help: "Apply NaN/Inf gradients, and updates that overflow fp32, instead of refusing them. (env: SWIFTPS_ALLOW_NONFINITE=1)")
     var allowNonfinite: Bool = env("SWIFTPS_ALLOW_NONFINITE", 0) != 0
 
     func validate() throws {

@@ -99,6 +99,20 @@ extension Integration {
             #expect(updated[Self.key]!.values == expected)
             #expect(updated[Self.key]!.version == 1)
             for key in Self.keys where key != Self.key { #expect(updated[key] == before[key]) }
+
+            // A finite gradient whose update would pass the largest fp32: w − 0.5·3e38 twice stays finite (about
+            // −3e38), a third time is refused, and nothing changes.
+            let huge = FloatBuffer(count: 4)
+            _ = huge.buffer.update(fromContentsOf: [Float(3e38), 0, 0, 0])
+            let hugePush = [OutgoingTensor(key: Self.key, count: 4, payload: Payload(huge))]
+            #expect(try await client.push(hugePush) == [2])
+            #expect(try await client.push(hugePush) == [3])
+            let nearTheEdge = try await Self.snapshot(client)
+            #expect(nearTheEdge[Self.key]!.values[0] < -2.9e38 && nearTheEdge[Self.key]!.values[0].isFinite)
+            let overflow = await #expect(throws: SwiftPSError.self) { try await client.push(hugePush) }
+            #expect(overflow?.code == .invalidArgument && overflow?.message.contains("past the largest fp32") == true,
+                    "\(String(describing: overflow))")
+            #expect(try await Self.snapshot(client) == nearTheEdge)
             await client.close()
             server.signal()
             coordinator.signal()

@@ -37,7 +37,8 @@ extension Integration {
                 case .int8?: GradientCodec.payloadBytes(.int8, count: count)
                 default: below(40)
                 }
-                let special: [Float] = [.nan, .infinity, -.infinity, -0.0]
+                // Besides NaN and Inf, finite values large enough that a few updates would pass the largest fp32.
+                let special: [Float] = [.nan, .infinity, -.infinity, -0.0, .greatestFiniteMagnitude, -3e38]
                 payloads.append(dtype == DType.f32.rawValue && !rarely()
                     ? BadInput.floats((0..<count).map { _ in rarely() ? special[below(special.count)] : Float(rng.nextNormal()) })
                     : bytes(rarely() ? below(40) : size))
@@ -71,8 +72,8 @@ extension Integration {
                 #expect(try await BadInput.exchange(endpoint, message) != nil, "message \(index) got no answer: \(message)")
             }
 
-            // Whatever was applied, the weights are finite (NaN and Inf were refused), and a push still gives the
-            // exact numbers: SGD, lr 0.5, from where the fuzzing left each key.
+            // Whatever was applied, the weights are finite (NaN, Inf and updates past the largest fp32 were refused),
+            // and a push still gives the exact numbers: SGD, lr 0.5, from where the fuzzing left each key.
             let client = try ParameterServerClient(context: ZMQContext(), endpoint: endpoint)
             let before = try await BadInput.snapshot(client)
             #expect(before.values.allSatisfy { $0.values.allSatisfy(\.isFinite) })

@@ -110,40 +110,102 @@ func run(_ config: OptimizerConfig, from weights: [Float], steps: [[Float]]) -> 
     }
 }
 
-@Suite struct AllFiniteTests {
+@Suite struct MaxMagnitudeTests {
     static let finite: [Float] = [1, -0.0, 0, Float.leastNonzeroMagnitude, -Float.leastNormalMagnitude / 2,
                                   Float.greatestFiniteMagnitude, -Float.greatestFiniteMagnitude]
 
-    @Test func finiteValuesPass() {
-        #expect(Optimizer.allFinite(Self.finite, count: Self.finite.count))
-        #expect(Optimizer.allFinite([], count: 0))
+    @Test func finiteValuesGiveTheirLargestMagnitude() {
+        #expect(Optimizer.maxMagnitude(Self.finite, count: Self.finite.count) == .greatestFiniteMagnitude)
+        #expect(Optimizer.maxMagnitude([-3, 2, -0.5], count: 3) == 3)
+        #expect(Optimizer.maxMagnitude([], count: 0) == 0)
     }
 
     @Test(arguments: [Float.nan, -Float.nan, Float.signalingNaN, Float.infinity, -Float.infinity],
           [0, 3, 6])
-    func nonFiniteValueFails(bad: Float, at position: Int) {
+    func nonFiniteValueGivesInfinity(bad: Float, at position: Int) {
         var values = Self.finite
         values[position] = bad
-        #expect(!Optimizer.allFinite(values, count: values.count))
+        #expect(Optimizer.maxMagnitude(values, count: values.count) == .infinity)
     }
 
-    /// The check sums 32 values at a time in four vectors of 8, then a tail: a bad value is found at every position
-    /// of two such blocks and of the tail.
-    @Test(arguments: [Float.nan, Float.infinity, -Float.infinity]) func everyLaneAndTheTailAreChecked(bad: Float) {
+    /// The loop reads 16 values at a time in four vectors of 4, then a tail: a bad or largest value is found at
+    /// every position of several such blocks and of the tail.
+    @Test(arguments: [Float.nan, Float.infinity, -Float.infinity, -1e30, 1e30]) func everyLaneAndTheTailAreRead(odd: Float) {
         var values = (0..<75).map { Float($0) - 37.5 }
-        values[5] = Float.greatestFiniteMagnitude
         values[6] = -Float.leastNonzeroMagnitude
-        #expect(Optimizer.allFinite(values, count: values.count))
+        #expect(Optimizer.maxMagnitude(values, count: values.count) == 37.5)
         for position in values.indices {
-            var broken = values
-            broken[position] = bad
-            #expect(!Optimizer.allFinite(broken, count: broken.count), "missed at \(position)")
+            var changed = values
+            changed[position] = odd
+            let expected = odd.isFinite ? abs(odd) : .infinity
+            #expect(Optimizer.maxMagnitude(changed, count: changed.count) == expected, "missed at \(position)")
         }
     }
 
     @Test func onlyTheFirstCountValuesAreRead() {
         let values: [Float] = [1, 2, .nan]
-        #expect(Optimizer.allFinite(values, count: 2))
-        #expect(!Optimizer.allFinite(values, count: 3))
+        #expect(Optimizer.maxMagnitude(values, count: 2) == 2)
+        #expect(Optimizer.maxMagnitude(values, count: 3) == .infinity)
+    }
+}
+
+/// The bounds that tell, without a pass over the weights, that an update stays finite.
+@Suite struct UpdateBoundsTests {
+    static let rules = [OptimizerConfig(kind: .sgd, learningRate: 0.5, weightDecay: 0.01),
+                        OptimizerConfig(kind: .momentum, learningRate: 0.5, momentum: 0.9, weightDecay: 0.01),
+                        OptimizerConfig(kind: .adam, learningRate: 0.01, weightDecay: 0.01),
+                        OptimizerConfig(kind: .adam, learningRate: 0.5, beta1: 0.99, beta2: 0.9)]  // β1² ≥ β2
+
+    static func all(_ value: Double) -> Optimizer.Magnitudes { .init(weights: value, first: value, second: value) }
+
+    @Test(arguments: rules) func sensibleUpdatesAreKnownToStayFinite(config: OptimizerConfig) {
+        #expect(Optimizer.bounds(config, magnitudes: Self.all(100), gradient: 1e6, step: 1).staysFinite)
+        #expect(Optimizer.bounds(config, magnitudes: Self.all(1e10), gradient: 1e12, step: 1000).staysFinite)
+        #expect(!Optimizer.bounds(config, magnitudes: Self.all(1), gradient: .greatestFiniteMagnitude, step: 1).staysFinite)
+        #expect(!Optimizer.bounds(config, magnitudes: Self.all(3e38), gradient: 0, step: 1).staysFinite)
+    }
+
+    /// The bound is sound: carried through many updates from the initial weights, it stays at or above every weight
+    /// and state value, and wherever it says "stays finite" the update does. Gradients range from 1e-30 to 1e38.
+    @Test(arguments: rules) func theCarriedBoundHoldsThroughUpdates(config: OptimizerConfig) {
+        var rng = SplitMix64(seed: 17)
+        let count = 37, buffers = config.stateBuffers
+        var weights = (0..<count).map { _ in Float(rng.nextNormal()) }
+        var state = [Float](repeating: 0, count: max(1, buffers * count))
+        func counted() -> Optimizer.Magnitudes {
+            func largest(_ values: ArraySlice<Float>) -> Double { Double(values.map(abs).max() ?? 0) }
+            return .init(weights: largest(weights[...]), first: buffers > 0 ? largest(state[0..<count]) : 0,
+                         second: buffers > 1 ? largest(state[count..<(2 * count)]) : 0)
+        }
+        var bound = counted()
+        var vouched = 0
+        for step in 1...400 {
+            let scale = Float(sign: .plus, exponent: Int(rng.next() % 226) - 100, significand: 1)
+            let gradient = (0..<count).map { _ in Float(rng.nextNormal()) * scale }
+            let bounds = Optimizer.bounds(config, magnitudes: bound, gradient: gradient.map(abs).max()!,
+                                          step: UInt64(step))
+            guard bounds.staysFinite else {
+                bound = counted()  // as the store does: count again (and skip this update)
+                continue
+            }
+            vouched += 1
+            weights.withUnsafeMutableBufferPointer { w in
+                state.withUnsafeMutableBufferPointer { s in
+                    Optimizer.apply(config, weights: w.baseAddress!, state: s.baseAddress!, gradient: gradient,
+                                    count: count, step: UInt64(step))
+                }
+            }
+            bound = bounds.written
+            let now = counted()
+            #expect(now.weights <= bound.weights && now.first <= bound.first && now.second <= bound.second,
+                    "step \(step): \(now) above \(bound)")
+            #expect((weights + state).allSatisfy { $0.isFinite }, "step \(step)")
+        }
+        #expect(vouched > 100, "the bound vouched for \(vouched) of 400 updates")
+    }
+
+    @Test func adamWithoutEpsilonHasNoBound() {
+        let config = OptimizerConfig(kind: .adam, learningRate: 0.01, epsilon: 0)
+        #expect(!Optimizer.bounds(config, magnitudes: Self.all(1), gradient: 1, step: 1).staysFinite)
     }
 }

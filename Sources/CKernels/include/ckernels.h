@@ -33,9 +33,9 @@ void swiftps_sgd_portable(float *weights, const float *gradient, size_t count, f
 void swiftps_momentum_portable(float *weights, float *velocity, const float *gradient, size_t count,
                                float learning_rate, float momentum, float weight_decay);
 
-/// 1 when every value is finite, 0 when one is NaN or ±Inf. Reads each value once and never exits early: its time
-/// depends only on `count`.
-int swiftps_all_finite(const float *values, size_t count);
+/// The largest |x| of the values, or +Inf when one is NaN or ±Inf. Reads each value once and never exits early: its
+/// time depends only on `count`.
+float swiftps_max_magnitude(const float *values, size_t count);
 
 /// fp32 → IEEE binary16 with F16C where the CPU has it (chosen at run time): round to nearest even, NaN → the
 /// canonical quiet NaN 0x7E00 with the input's sign, as `HalfPrecision.f16` does. Converts the leading multiple of 8
