@@ -38,7 +38,7 @@ import SwiftPSCore
         Case(optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.5), gradient: [3e38, 0, 1, -1], accepted: 2),
         // velocity 3e38, then 0.9·3e38 + 3e38: refused.
         Case(optimizer: OptimizerConfig(kind: .momentum, learningRate: 0.5), gradient: [3e38, 0, 1, -1], accepted: 1),
-        // v = (0.001·g)·g: 1e37 for g = 1e20 (accepted, checked on a copy), past fp32 for 1e21.
+        // v = (0.001·g)·g: 1e37 for g = 1e20 (accepted: the bound vouches for it), past fp32 for 1e21.
         Case(optimizer: OptimizerConfig(kind: .adam, learningRate: 0.01), gradient: [1e21, 0, 1, -1], accepted: 0),
     ]
 
