@@ -7,7 +7,9 @@ extension Integration {
     @Suite struct Bench {
         @Test(arguments: [["apply"], ["convert"], ["step"], ["overlap"], ["transport", "--only", "4KiB"],
                           ["transport", "--only", "push_goodput_1MiB", "--chunk-elements", "65536"],
-                          ["transport", "--only", "raw_pull_goodput_64MiB_from_cache"]])
+                          ["transport", "--only", "raw_pull_goodput_64MiB_from_cache"],
+                          // 64 MiB chunks: each frame larger than the 4 MiB the figure sends from (it crashed once)
+                          ["transport", "--only", "raw_pull_goodput_64MiB_from_cache", "--chunk-elements", "16777216"]])
         func printsWellFormedFigures(_ arguments: [String]) async throws {
             let bench = try RunningProcess("bench", ["bench"] + arguments + ["--json", "--seconds", "0.05"])
             defer { bench.stop() }
