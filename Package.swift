@@ -52,6 +52,7 @@ let package = Package(
                     dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer", "SwiftPSCoordinator"],
                     swiftSettings: strict),
         .testTarget(name: "IntegrationTests",
-                    dependencies: ["swiftps", "SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer"], swiftSettings: strict),
+                    dependencies: ["swiftps", "SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer", "SwiftPSModel"],
+                    swiftSettings: strict),
     ]
 )

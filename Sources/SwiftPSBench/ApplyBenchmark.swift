@@ -30,7 +30,7 @@ public enum ApplyBenchmark {
             for kind in OptimizerConfig.Kind.allCases {
                 let config = OptimizerConfig(kind: kind, learningRate: 1e-6)
                 let store = ParameterStore(chunks: [Chunk(key: 0, param: 0, offset: 0, count: count, server: 0)],
-                                           params: [ParamSpec(name: "w", count: count, fanIn: 0)], seed: 1,
+                                           tensors: [TensorSpec(name: "w", shape: [count])], seed: 1,
                                            optimizer: config)
                 // The rule's working set: gradient, weights and state buffers.
                 let copy = ByteBuffer(count: size.bytes * (2 + config.stateBuffers))

@@ -16,7 +16,7 @@ public enum ConvertBenchmark {
         let count = bytes / 4
         // Gradient-like values, N(0, 1e-3²): most are normal 16-bit numbers, some f16 subnormals, as on the wire.
         let source = FloatBuffer(count: count)
-        let gradientLike = ParamSpec(name: "g", count: count, fanIn: 2_000_000)  // He scale √(2/fanIn) = 1e-3
+        let gradientLike = TensorSpec(name: "g", shape: [count], initializer: .heNormal, fanIn: 2_000_000)  // He scale √(2/fanIn) = 1e-3
         DeterministicInit.fill(source.buffer, seed: 1, param: 0, spec: gradientLike, offset: 0)
         let wire = ByteBuffer(count: count * 2)
         let back = FloatBuffer(count: count)

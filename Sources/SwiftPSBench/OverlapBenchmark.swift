@@ -19,13 +19,14 @@ public enum OverlapBenchmark {
         MLP.setBLASThreads(1)  // as workers run it
         let report = Report(json: json)
         var job = JobConfig()
-        job.layerSizes = layers
-        job.batchSize = batch
+        job.plan.model = "mlp:" + layers.map(String.init).joined(separator: ",")
+        job.tensors = MLP.tensors(layerSizes: layers)
+        job.plan.batchSize = batch
         job.servers = 1
         job.workers = 1
         let data = TeacherTask.make(seed: job.seed, inputs: layers[0], classes: layers.last!, train: 16 * batch, test: 0).train
-        let chunks = Placement.chunks(params: job.params, chunkElements: job.chunkElements, servers: [1])
-        let store = ParameterStore(chunks: chunks, params: job.params, seed: job.seed, optimizer: job.optimizer)
+        let chunks = Placement.chunks(tensors: job.tensors, chunkElements: job.chunkElements, servers: [1])
+        let store = ParameterStore(chunks: chunks, tensors: job.tensors, seed: job.seed, optimizer: job.optimizer)
         let context = ZMQContext()
         let server = try RPCServer(context: context, bind: "tcp://127.0.0.1:0", handler: ParameterServerHandler(nodeID: 1, store: store))
         let client = try ParameterServerClient(context: ZMQContext(), endpoint: server.endpoint)
@@ -33,8 +34,9 @@ public enum OverlapBenchmark {
 
         func engine(maxInflight: Int) async throws -> StepEngine {
             var config = job
-            config.maxInflight = maxInflight
-            let engine = StepEngine(job: config, data: data, chunks: chunks, clients: [1: client])
+            config.plan.maxInflight = maxInflight
+            let engine = StepEngine(job: config, model: MLP(layerSizes: layers, maxBatch: batch), data: data,
+                                    chunks: chunks, clients: [1: client])
             try await engine.initialPull()
             _ = try await engine.run(steps: 3, communicate: true)  // warm: buffers, pools, connections
             return engine

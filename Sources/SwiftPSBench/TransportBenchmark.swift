@@ -159,9 +159,9 @@ public enum TransportBenchmark {
     }
 
     /// A tensor of `size`, and its chunks as the job's placement cuts them, all on one server.
-    private static func tensor(of size: Size, chunkElements: Int) -> (params: [ParamSpec], chunks: [Chunk]) {
-        let params = [ParamSpec(name: size.label, count: size.bytes / 4, fanIn: 0)]
-        return (params, Placement.chunks(params: params, chunkElements: chunkElements, servers: [0]))
+    private static func tensor(of size: Size, chunkElements: Int) -> (params: [TensorSpec], chunks: [Chunk]) {
+        let params = [TensorSpec(name: size.label, shape: [size.bytes / 4])]
+        return (params, Placement.chunks(tensors: params, chunkElements: chunkElements, servers: [0]))
     }
 
     /// Runs `body` against a server of its own that holds one tensor of `size`, cut into chunks as the job's
@@ -171,7 +171,7 @@ public enum TransportBenchmark {
     private static func withServer(holding size: Size, chunkElements: Int,
                                    _ body: (ParameterServerClient, [Chunk]) async throws -> Void) async throws {
         let (params, chunks) = tensor(of: size, chunkElements: chunkElements)
-        let store = ParameterStore(chunks: chunks, params: params, seed: 1,
+        let store = ParameterStore(chunks: chunks, tensors: params, seed: 1,
                                    optimizer: OptimizerConfig(kind: .sgd, learningRate: 1e-6))
         let server = try RPCServer(context: ZMQContext(), bind: "tcp://127.0.0.1:0", handler: ParameterServerHandler(store: store))
         let client = try ParameterServerClient(context: ZMQContext(), endpoint: server.endpoint)

@@ -50,7 +50,7 @@ public final class CoordinatorClient: Sendable {
         while true {
             let map = try await rpc.call(.getShardMap, timeout: .seconds(10)).body(ShardMap.self)
             if map.ready { return map }
-            if polls % 50 == 0 { log.info("waiting for the servers to register") }
+            if polls % 50 == 0 { log.info("waiting for the servers to register and the parameter space") }
             polls += 1
             guard await shutdown.sleep(for: .milliseconds(100)), !Task.isCancelled else {
                 throw SwiftPSError(.cancelled, "stopped waiting for the shard map")
@@ -69,6 +69,12 @@ public final class CoordinatorClient: Sendable {
 
     public func finish(nodeID: UInt32) async throws {
         _ = try await rpc.call(.finish, FinishRequest(nodeID: nodeID), timeout: .seconds(5))
+    }
+
+    /// Declares the job's parameter space (or checks it against the one in force); returns the space in force.
+    public func declare(_ tensors: [TensorSpec]) async throws -> [TensorSpec] {
+        try await rpc.call(.declareTensors, DeclareTensors(tensors: tensors), timeout: .seconds(10))
+            .body(DeclareTensors.self).tensors
     }
 
     public func clusterStatus(timeout: Duration = .seconds(5)) async throws -> ClusterStatusReply {

@@ -2,7 +2,8 @@ import SwiftPSCore
 import SwiftPSWire
 import SwiftPSTransport
 
-/// The Coordinator service: membership, the shard map, heartbeats, barriers and the end of the job.
+/// The Coordinator service: membership, the parameter space, the shard map, heartbeats, barriers and the end of
+/// the job.
 ///
 /// Pure logic on the coordinator's socket thread (see `RPCHandler`); tests drive it with requests and clock ticks.
 /// A node must heartbeat from the moment it registers (also while it waits for the shard map), or it is marked dead.
@@ -10,6 +11,8 @@ import SwiftPSTransport
 /// learn it from their next heartbeat and leave, and the coordinator is done when no server is left alive.
 /// A worker may join a running job (rank ≥ `job.workers`) until it ends; servers hear of dead workers' ranks in
 /// their heartbeat replies, so that no consistency clock waits for them.
+/// The parameter space comes with the job, or, when the job has none, from the first client's DeclareTensors; the
+/// shard map is built once both it and every expected server are there, and neither changes afterwards.
 public final class CoordinatorHandler: RPCHandler {
     struct Node {
         var info: NodeInfo
@@ -17,7 +20,7 @@ public final class CoordinatorHandler: RPCHandler {
         var lastHeartbeat: ContinuousClock.Instant
     }
 
-    public let job: JobConfig
+    public private(set) var job: JobConfig
     private let log: Log
     private var nodes: [UInt32: Node] = [:]
     private var instances: [String: UInt32] = [:]
@@ -86,6 +89,8 @@ public final class CoordinatorHandler: RPCHandler {
         case .clusterStatus:
             try Empty.validate(body)
             return [OutgoingReply(to: route, clusterStatus())]
+        case .declareTensors:
+            return [OutgoingReply(to: route, try declare(try DeclareTensors(decoding: body)))]
         default:
             throw SwiftPSError(.unimplemented, "\(method) is not a Coordinator method")
         }
@@ -115,15 +120,40 @@ public final class CoordinatorHandler: RPCHandler {
         instances[request.instance] = id
         let joining = request.role == .worker && rank >= job.workers ? ", joining the running job" : ""
         log.info("\(request.role) \(id) (rank \(rank)) registered\(request.address.isEmpty ? "" : " at \(request.address)")\(joining)")
-        if request.role == .server && rank + 1 == job.servers { buildShardMap() }
+        buildShardMapIfReady()
         return RegisterReply(nodeID: id, rank: UInt32(rank), job: job)
     }
 
-    private func buildShardMap() {
+    /// Sets the parameter space of a job that has none; the space in force, declared again, is answered as it is.
+    private func declare(_ request: DeclareTensors) throws(SwiftPSError) -> DeclareTensors {
+        if !job.tensors.isEmpty {
+            guard request.tensors == job.tensors else {
+                throw SwiftPSError(.alreadyExists, "the job's parameter space is already declared (\(job.tensors.count) tensors, "
+                                   + "first '\(job.tensors[0].name)'), and this declaration differs")
+            }
+            return DeclareTensors(tensors: job.tensors)
+        }
+        try TensorSpec.validate(request.tensors)
+        let chunks = request.tensors.reduce(0) { $0 + ($1.count + job.chunkElements - 1) / job.chunkElements }
+        guard chunks <= Self.maxChunks else {
+            throw SwiftPSError(.invalidArgument, "the space cuts into \(chunks) chunks of \(job.chunkElements) elements; at most \(Self.maxChunks)")
+        }
+        job.tensors = request.tensors
+        let elements = job.tensors.reduce(0) { $0 + $1.count }
+        log.info("parameter space declared: \(job.tensors.count) tensors, \(elements) elements")
+        buildShardMapIfReady()
+        return DeclareTensors(tensors: job.tensors)
+    }
+
+    /// Most chunks of one shard map (what `--chunk-elements` may cut a space into).
+    public static let maxChunks = 1 << 20
+
+    private func buildShardMapIfReady() {
         let servers = nodes.values.map(\.info).filter { $0.role == .server }.sorted { $0.id < $1.id }
-        let chunks = Placement.chunks(params: job.params, chunkElements: job.chunkElements, servers: servers.map(\.id))
-        shardMap = ShardMap(ready: true, servers: servers, params: job.params, chunks: chunks)
-        log.info("shard map ready: \(chunks.count) chunks of \(job.params.count) tensors over \(servers.count) servers")
+        guard shardMap == nil, servers.count == job.servers, !job.tensors.isEmpty else { return }
+        let chunks = Placement.chunks(tensors: job.tensors, chunkElements: job.chunkElements, servers: servers.map(\.id))
+        shardMap = ShardMap(ready: true, servers: servers, tensors: job.tensors, chunks: chunks)
+        log.info("shard map ready: \(chunks.count) chunks of \(job.tensors.count) tensors over \(servers.count) servers")
     }
 
     private func heartbeat(_ request: HeartbeatRequest) throws(SwiftPSError) -> HeartbeatReply {

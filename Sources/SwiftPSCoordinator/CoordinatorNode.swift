@@ -12,7 +12,8 @@ public enum CoordinatorNode {
         let done = DoneFlag()
         let server = try RPCServer(context: context, bind: bind, handler: WatchedHandler(handler, done: done))
         emit("listening \(server.endpoint)")
-        log.info("listening on \(server.endpoint): \(job.servers) servers, \(job.workers) workers, model \(job.layerSizes)")
+        let space = job.tensors.isEmpty ? "declared by the first client" : "\(job.tensors.count) tensors, \(job.tensors.reduce(0) { $0 + $1.count }) elements"
+        log.info("listening on \(server.endpoint): \(job.servers) servers, \(job.workers) workers, parameter space \(space)")
         while !done.isSet {
             guard await shutdown.sleep(for: .milliseconds(50)) else {
                 log.info("shutdown requested")

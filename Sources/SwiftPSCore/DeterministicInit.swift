@@ -1,19 +1,39 @@
-/// Initial weights as a pure function of (seed, parameter, element index): He-normal for weights, zero for biases.
+/// Initial values as a pure function of (seed, tensor index, element index), by the tensor's initializer.
 ///
 /// Because each element depends on nothing else, every server computes exactly the values of its own chunks and the
 /// initial model is bit-identical whatever the number of servers or the chunk size.
 public enum DeterministicInit {
-    public static func fill(_ out: UnsafeMutableBufferPointer<Float>, seed: UInt64, param: Int, spec: ParamSpec,
+    /// Fills `out` with elements `offset ..< offset + out.count` of tensor `param`. A pushed tensor starts at zero
+    /// until a client assigns it.
+    public static func fill(_ out: UnsafeMutableBufferPointer<Float>, seed: UInt64, param: Int, spec: TensorSpec,
                             offset: Int) {
-        guard spec.fanIn > 0 else {
-            out.update(repeating: 0)
-            return
-        }
-        let scale = (2.0 / Double(spec.fanIn)).squareRoot()
         let stream = SplitMix64.mix(seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(param + 1))
+        switch spec.initializer {
+        case .zeros, .pushed: out.update(repeating: 0)
+        case .ones: out.update(repeating: 1)
+        case .constant(let value): out.update(repeating: value)
+        case .normal(let std): normal(out, stream: stream, offset: offset, std: Double(std))
+        case .heNormal: normal(out, stream: stream, offset: offset, std: (2.0 / Double(spec.fans.fanIn)).squareRoot())
+        case .uniform(let low, let high):
+            uniform(out, stream: stream, offset: offset, low: Double(low), high: Double(high))
+        case .xavierUniform:
+            let (fanIn, fanOut) = spec.fans
+            let bound = (6.0 / Double(fanIn + fanOut)).squareRoot()
+            uniform(out, stream: stream, offset: offset, low: -bound, high: bound)
+        }
+    }
+
+    private static func normal(_ out: UnsafeMutableBufferPointer<Float>, stream: UInt64, offset: Int, std: Double) {
         for i in 0..<out.count {
-            let index = UInt64(offset + i)
-            out[i] = Float(scale * SplitMix64.normal(stream: stream, index: index))
+            out[i] = Float(std * SplitMix64.normal(stream: stream, index: UInt64(offset + i)))
+        }
+    }
+
+    private static func uniform(_ out: UnsafeMutableBufferPointer<Float>, stream: UInt64, offset: Int, low: Double,
+                                high: Double) {
+        for i in 0..<out.count {
+            let bits = SplitMix64.mix(stream ^ SplitMix64.mix(UInt64(offset + i)))
+            out[i] = Float(low + (high - low) * SplitMix64.unit(bits))
         }
     }
 }

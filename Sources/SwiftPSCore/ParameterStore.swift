@@ -25,6 +25,12 @@ public final class ParameterStore {
     /// The weights are a buffer that a send may hold (a pull's reply goes out of it without a copy). A buffer someone
     /// else holds is never written: a push first moves the values to a buffer nobody holds (`makeWeightsWritable`).
     struct Slot {
+        /// The job's optimizer with this tensor's learning-rate scale and weight-decay exemption.
+        let optimizer: OptimizerConfig
+        /// Pushes are validated but not applied.
+        let frozen: Bool
+        /// False for a pushed tensor's chunk until a client assigns its values: it is not served meanwhile.
+        var assigned: Bool
         var weights: FloatBuffer
         /// The buffer the weights were in when a push last found them held; reused once nobody holds it any more.
         var spare: FloatBuffer?
@@ -43,7 +49,8 @@ public final class ParameterStore {
 
         /// Applies one gradient with `optimizer`; returns the new version. Call it in place (`slots[key]!.apply`): a
         /// copy of the slot would hold the weights buffer too, and every push would copy it.
-        mutating func apply(_ optimizer: OptimizerConfig, gradient: UnsafePointer<Float>) -> UInt64 {
+        mutating func apply(gradient: UnsafePointer<Float>) -> UInt64 {
+            guard !frozen else { return version }
             makeWeightsWritable()
             version += 1
             Optimizer.apply(optimizer, weights: weights.pointer, state: state.baseAddress!, gradient: gradient,
@@ -64,8 +71,8 @@ public final class ParameterStore {
         /// True when applying `gradient`, whose largest magnitude is `largest`, computes only finite values: known
         /// from the bounds for any sensible update (counting the weights and state again if the carried bound has
         /// grown too loose), else found out by applying it to a copy of the weights and state.
-        mutating func updateStaysFinite(_ optimizer: OptimizerConfig, gradient: UnsafePointer<Float>,
-                                        largest: Float) -> Bool {
+        mutating func updateStaysFinite(gradient: UnsafePointer<Float>, largest: Float) -> Bool {
+            if frozen { return true }
             let buffers = optimizer.stateBuffers
             var bounds = Optimizer.bounds(optimizer, magnitudes: bound, gradient: largest, step: version + 1)
             if !bounds.staysFinite {
@@ -112,19 +119,22 @@ public final class ParameterStore {
 
     public private(set) var elements = 0
 
-    /// Allocates and initialises the given chunks deterministically from `seed`.
-    public init(chunks: [Chunk], params: [ParamSpec], seed: UInt64, optimizer: OptimizerConfig,
+    /// Allocates and initialises the given chunks of the parameter space `tensors` deterministically from `seed`;
+    /// each tensor's options (learning-rate scale, weight-decay exemption, frozen) apply to its chunks.
+    public init(chunks: [Chunk], tensors: [TensorSpec], seed: UInt64, optimizer: OptimizerConfig,
                 allowNonFinite: Bool = false) {
         self.optimizer = optimizer
         self.allowNonFinite = allowNonFinite
         for chunk in chunks {
+            let spec = tensors[chunk.param]
             let weights = FloatBuffer(count: chunk.count)
-            DeterministicInit.fill(weights.buffer, seed: seed, param: chunk.param, spec: params[chunk.param],
-                                   offset: chunk.offset)
+            DeterministicInit.fill(weights.buffer, seed: seed, param: chunk.param, spec: spec, offset: chunk.offset)
             let state = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, chunk.count * optimizer.stateBuffers))
             state.initialize(repeating: 0)
             let magnitude = Double(Optimizer.maxMagnitude(weights.pointer, count: chunk.count))
-            slots[chunk.key] = Slot(weights: weights, state: state, version: 0, bound: .init(weights: magnitude))
+            slots[chunk.key] = Slot(optimizer: spec.optimizer(optimizer), frozen: spec.frozen,
+                                    assigned: spec.initializer != .pushed, weights: weights, state: state, version: 0,
+                                    bound: .init(weights: magnitude))
             elements += chunk.count
         }
     }
@@ -141,6 +151,14 @@ public final class ParameterStore {
     public func count(of key: UInt64) -> Int? { slots[key]?.count }
     public func version(of key: UInt64) -> UInt64? { slots[key]?.version }
 
+    /// Throws NOT_FOUND for an unknown key, UNAVAILABLE for a pushed tensor's key not yet assigned.
+    public func requireServable(_ key: UInt64) throws(SwiftPSError) {
+        guard let slot = slots[key] else { throw SwiftPSError(.notFound, "unknown key \(keyName(key))") }
+        guard slot.assigned else {
+            throw SwiftPSError(.unavailable, "key \(keyName(key)) awaits its initial values (Assign)")
+        }
+    }
+
     /// Checks a whole push: known keys, no key twice, dtype, element count, byte length, finite values, and an update
     /// that stays finite (both unless `allowNonFinite`).
     public func validate(_ gradients: [TensorView]) throws(SwiftPSError) {
@@ -151,6 +169,7 @@ public final class ParameterStore {
             guard let slot = slots[g.key] else {
                 throw SwiftPSError(.notFound, "unknown key \(keyName(g.key)) (this server holds \(slots.count) keys)")
             }
+            try requireServable(g.key)
             guard g.count == slot.count else {
                 throw SwiftPSError(.invalidArgument,
                                    "key \(keyName(g.key)): \(g.count) elements sent, the key has \(slot.count)")
@@ -165,7 +184,7 @@ public final class ParameterStore {
             guard largest.isFinite else {
                 throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)): gradient holds NaN or Inf; refused")
             }
-            guard slots[g.key]!.updateStaysFinite(optimizer, gradient: values, largest: largest) else {
+            guard slots[g.key]!.updateStaysFinite(gradient: values, largest: largest) else {
                 throw SwiftPSError(.invalidArgument, "key \(keyName(g.key)): a gradient as large as \(largest) would take "
                                    + "weights or optimizer state past the largest fp32; refused")
             }
@@ -193,7 +212,7 @@ public final class ParameterStore {
             } catch {
                 preconditionFailure("apply of a push that validate did not pass: \(error)")
             }
-            return slots[g.key]!.apply(optimizer, gradient: values)
+            return slots[g.key]!.apply(gradient: values)
         }
     }
 
@@ -230,7 +249,7 @@ public final class ParameterStore {
             }
             if !allowNonFinite {
                 let largest = Optimizer.maxMagnitude(sum, count: count)
-                guard largest.isFinite, slots[key]!.updateStaysFinite(optimizer, gradient: sum, largest: largest) else {
+                guard largest.isFinite, slots[key]!.updateStaysFinite(gradient: sum, largest: largest) else {
                     skipped.append(key)
                     continue
                 }
@@ -239,6 +258,40 @@ public final class ParameterStore {
                                   bytes: UnsafeRawBufferPointer(start: sum, count: count * 4))])
         }
         return skipped
+    }
+
+    /// Sets initial values: each tensor's payload (f32, bf16 or f16) replaces its key's weights. Checked whole first
+    /// (known keys, none twice, element counts, dtypes, byte lengths, finite values unless `allowNonFinite`, and no
+    /// update applied yet: only version 0 may be assigned), so a refused call changes nothing.
+    public func assign(_ values: [TensorView]) throws(SwiftPSError) {
+        if let key = firstDuplicateKey(values) {
+            throw SwiftPSError(.invalidArgument, "key \(keyName(key)) appears twice in one assign")
+        }
+        for v in values {
+            guard let slot = slots[v.key] else { throw SwiftPSError(.notFound, "unknown key \(keyName(v.key))") }
+            guard v.dtype.isDense else {
+                throw SwiftPSError(.invalidArgument, "key \(keyName(v.key)): values are assigned as f32, bf16 or f16, not \(v.dtype)")
+            }
+            guard v.count == slot.count, v.dtype.accepts(byteCount: v.bytes.count, count: v.count) else {
+                throw SwiftPSError(.invalidArgument, "key \(keyName(v.key)): \(v.bytes.count) bytes of \(v.dtype) sent for \(v.count) elements, the key has \(slot.count)")
+            }
+            guard slot.version == 0 else {
+                throw SwiftPSError(.failedPrecondition, "key \(keyName(v.key)) has been updated \(slot.version) times; Assign sets initial values only")
+            }
+            let values = try floats(v)
+            guard allowNonFinite || Optimizer.maxMagnitude(values, count: v.count).isFinite else {
+                throw SwiftPSError(.invalidArgument, "key \(keyName(v.key)): values hold NaN or Inf; refused")
+            }
+        }
+        for v in values {
+            let source = try floats(v)
+            slots[v.key]!.makeWeightsWritable()
+            let slot = slots[v.key]!
+            slot.weights.pointer.update(from: source, count: slot.count)
+            slots[v.key]!.bound = Slot.counted(slot.weights.pointer, slot.state.baseAddress!, count: slot.count,
+                                               buffers: optimizer.stateBuffers)
+            slots[v.key]!.assigned = true
+        }
     }
 
     /// Lends a key's current weights and version; nil for an unknown key.

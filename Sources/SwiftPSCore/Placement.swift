@@ -1,9 +1,10 @@
-/// A contiguous piece of one parameter, the unit of placement: one wire key, one server.
+/// A contiguous piece of one tensor of the parameter space, the unit of placement: one wire key, one server.
 public struct Chunk: Sendable, Equatable {
-    /// The wire key: the parameter index in the high 32 bits, the chunk index in the low 32.
+    /// The wire key: the tensor's index in the parameter space in the high 32 bits, the chunk index in the low 32.
     public var key: UInt64
+    /// Index of the tensor in the parameter space.
     public var param: Int
-    /// First element of the parameter that this chunk holds.
+    /// First element of the tensor that this chunk holds.
     public var offset: Int
     public var count: Int
     /// Node id of the server that owns it.
@@ -20,19 +21,19 @@ public struct Chunk: Sendable, Equatable {
     public static func key(param: Int, chunk: Int) -> UInt64 { UInt64(param) << 32 | UInt64(chunk) }
 }
 
-/// Where every piece of every parameter lives: a pure function of the parameters, the chunk size and the servers.
+/// Where every piece of every tensor lives: a pure function of the parameter space, the chunk size and the servers.
 ///
 /// Each parameter is cut into chunks of at most `chunkElements` (BytePS partitions large tensors the same way, so one
 /// big layer spreads over all servers), and each chunk goes to the least-loaded server so far (ties to the lower
 /// node id). Every element of every parameter is placed exactly once, whatever the sizes (ps-lite lost the keys at
 /// the top of an unevenly divided key range, its issue #185).
 public enum Placement {
-    public static func chunks(params: [ParamSpec], chunkElements: Int, servers: [UInt32]) -> [Chunk] {
+    public static func chunks(tensors: [TensorSpec], chunkElements: Int, servers: [UInt32]) -> [Chunk] {
         precondition(chunkElements > 0 && !servers.isEmpty, "placement needs a positive chunk size and a server")
         let servers = servers.sorted()
         var load = [Int](repeating: 0, count: servers.count)
         var chunks: [Chunk] = []
-        for (param, spec) in params.enumerated() {
+        for (param, spec) in tensors.enumerated() {
             var offset = 0, index = 0
             repeat {
                 let count = min(chunkElements, spec.count - offset)

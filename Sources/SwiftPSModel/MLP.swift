@@ -9,13 +9,13 @@ import Darwin
 /// A multilayer perceptron (ReLU hidden layers, softmax cross-entropy) whose forward and backward passes run on
 /// cblas_sgemm over buffers allocated once and reused every step.
 ///
-/// Parameters and gradients are laid out exactly as `ParamSpec.mlp(layerSizes:)` describes them (per layer a
+/// Parameters and gradients are laid out exactly as `MLP.tensors(layerSizes:)` declares them (per layer a
 /// row-major `in × out` weight, then a bias), so a worker can copy pulled chunks straight into `parameters` and push
 /// straight out of `gradients`. Not thread-safe: one thread at a time uses an instance.
-public final class MLP {
+public final class MLP: TrainableModel {
     public let layerSizes: [Int]
-    /// `ParamSpec.mlp(layerSizes:)`.
-    public let specs: [ParamSpec]
+    /// `MLP.tensors(layerSizes:)`.
+    public let tensors: [TensorSpec]
     /// One buffer per spec, same order.
     public let parameters: [FloatBuffer]
     /// One buffer per spec, same order; overwritten by every `lossAndGradients` (but for accumulated parts).
@@ -30,8 +30,20 @@ public final class MLP {
 
     /// Dense layers; layer `l` owns parameters `2l` (weight) and `2l + 1` (bias).
     public var layerCount: Int { layerSizes.count - 1 }
-    private var inputs: Int { layerSizes[0] }
-    private var classes: Int { layerSizes[layerCount] }
+    public var inputs: Int { layerSizes[0] }
+    public var classes: Int { layerSizes[layerCount] }
+
+    public func tensorIndices(ofLayer layer: Int) -> [Int] { [2 * layer, 2 * layer + 1] }
+
+    /// The MLP's parameter space (the `--layers` preset): per layer `layers.L.weight`, shape `[in, out]` row-major,
+    /// He-normal; and `layers.L.bias`, shape `[out]`, zeros, exempt from weight decay.
+    public static func tensors(layerSizes: [Int]) -> [TensorSpec] {
+        (0..<(layerSizes.count - 1)).flatMap { layer in
+            let fanIn = layerSizes[layer], fanOut = layerSizes[layer + 1]
+            return [TensorSpec(name: "layers.\(layer).weight", shape: [fanIn, fanOut], initializer: .heNormal),
+                    TensorSpec(name: "layers.\(layer).bias", shape: [fanOut], weightDecay: false)]
+        }
+    }
 
     /// Allocates every buffer a step needs; parameters start at zero until `initialize(seed:)`.
     public init(layerSizes: [Int], maxBatch: Int) {
@@ -39,42 +51,11 @@ public final class MLP {
         precondition(maxBatch > 0, "maxBatch must be positive")
         self.layerSizes = layerSizes
         self.maxBatch = maxBatch
-        specs = ParamSpec.mlp(layerSizes: layerSizes)
-        parameters = specs.map { FloatBuffer(count: $0.count) }
-        gradients = specs.map { FloatBuffer(count: $0.count) }
+        tensors = MLP.tensors(layerSizes: layerSizes)
+        parameters = tensors.map { FloatBuffer(count: $0.count) }
+        gradients = tensors.map { FloatBuffer(count: $0.count) }
         outputs = layerSizes.dropFirst().map { FloatBuffer(count: maxBatch * $0) }
         deltas = layerSizes.dropFirst().map { FloatBuffer(count: maxBatch * $0) }
-    }
-
-    /// Initialises every parameter with DeterministicInit (param index i, offset 0) — identical to what servers hold.
-    public func initialize(seed: UInt64) {
-        for (i, spec) in specs.enumerated() {
-            DeterministicInit.fill(parameters[i].buffer, seed: seed, param: i, spec: spec, offset: 0)
-        }
-    }
-
-    /// Forward + backward on `batch` samples; writes d(mean loss)/d(param) into `gradients` (overwriting) and returns
-    /// the mean loss.
-    /// - Parameters:
-    ///   - features: `batch × inputs` floats, row-major.
-    ///   - labels: `batch` labels in `0..<classes`.
-    public func lossAndGradients(features: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int) -> Float {
-        lossAndGradients(features: features, labels: labels, batch: batch, part: 0, of: 1)
-    }
-
-    /// Gradient accumulation: mini-batch `part` of `parts` adds `1/parts` of its d(mean loss)/d(param) into
-    /// `gradients` (part 0 overwrites them), so that after the last part `gradients` holds the *mean* of the parts'
-    /// gradients — for equal batches, the gradient of the mean loss over all their samples, as one batch of
-    /// `parts × batch` would give. The scale rides on the last layer's deltas and the sums on sgemm's beta: no
-    /// extra pass and no extra buffer. Returns this part's mean loss.
-    public func lossAndGradients(features: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
-                                 part: Int, of parts: Int) -> Float {
-        for layer in 0..<layerCount { forward(layer: layer, features: features, batch: batch) }
-        let loss = lossAndDeltas(labels: labels, batch: batch, part: part, of: parts)
-        for layer in stride(from: layerCount - 1, through: 0, by: -1) {
-            backward(layer: layer, features: features, batch: batch, accumulate: part > 0)
-        }
-        return loss
     }
 
     // MARK: - One layer at a time (for pipelining: a layer's gradient can leave while the layers below compute)

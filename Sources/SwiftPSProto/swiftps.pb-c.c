@@ -142,6 +142,51 @@ void   swiftps__v1__envelope__free_unpacked
   assert(message->base.descriptor == &swiftps__v1__envelope__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   swiftps__v1__tensor_spec__init
+                     (Swiftps__V1__TensorSpec         *message)
+{
+  static const Swiftps__V1__TensorSpec init_value = SWIFTPS__V1__TENSOR_SPEC__INIT;
+  *message = init_value;
+}
+size_t swiftps__v1__tensor_spec__get_packed_size
+                     (const Swiftps__V1__TensorSpec *message)
+{
+  assert(message->base.descriptor == &swiftps__v1__tensor_spec__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t swiftps__v1__tensor_spec__pack
+                     (const Swiftps__V1__TensorSpec *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &swiftps__v1__tensor_spec__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t swiftps__v1__tensor_spec__pack_to_buffer
+                     (const Swiftps__V1__TensorSpec *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &swiftps__v1__tensor_spec__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Swiftps__V1__TensorSpec *
+       swiftps__v1__tensor_spec__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Swiftps__V1__TensorSpec *)
+     protobuf_c_message_unpack (&swiftps__v1__tensor_spec__descriptor,
+                                allocator, len, data);
+}
+void   swiftps__v1__tensor_spec__free_unpacked
+                     (Swiftps__V1__TensorSpec *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &swiftps__v1__tensor_spec__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   swiftps__v1__optimizer_config__init
                      (Swiftps__V1__OptimizerConfig         *message)
 {
@@ -185,6 +230,51 @@ void   swiftps__v1__optimizer_config__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &swiftps__v1__optimizer_config__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   swiftps__v1__training_plan__init
+                     (Swiftps__V1__TrainingPlan         *message)
+{
+  static const Swiftps__V1__TrainingPlan init_value = SWIFTPS__V1__TRAINING_PLAN__INIT;
+  *message = init_value;
+}
+size_t swiftps__v1__training_plan__get_packed_size
+                     (const Swiftps__V1__TrainingPlan *message)
+{
+  assert(message->base.descriptor == &swiftps__v1__training_plan__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t swiftps__v1__training_plan__pack
+                     (const Swiftps__V1__TrainingPlan *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &swiftps__v1__training_plan__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t swiftps__v1__training_plan__pack_to_buffer
+                     (const Swiftps__V1__TrainingPlan *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &swiftps__v1__training_plan__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Swiftps__V1__TrainingPlan *
+       swiftps__v1__training_plan__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Swiftps__V1__TrainingPlan *)
+     protobuf_c_message_unpack (&swiftps__v1__training_plan__descriptor,
+                                allocator, len, data);
+}
+void   swiftps__v1__training_plan__free_unpacked
+                     (Swiftps__V1__TrainingPlan *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &swiftps__v1__training_plan__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   swiftps__v1__job_config__init
@@ -275,51 +365,6 @@ void   swiftps__v1__node_info__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &swiftps__v1__node_info__descriptor);
-  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
-}
-void   swiftps__v1__param_spec__init
-                     (Swiftps__V1__ParamSpec         *message)
-{
-  static const Swiftps__V1__ParamSpec init_value = SWIFTPS__V1__PARAM_SPEC__INIT;
-  *message = init_value;
-}
-size_t swiftps__v1__param_spec__get_packed_size
-                     (const Swiftps__V1__ParamSpec *message)
-{
-  assert(message->base.descriptor == &swiftps__v1__param_spec__descriptor);
-  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
-}
-size_t swiftps__v1__param_spec__pack
-                     (const Swiftps__V1__ParamSpec *message,
-                      uint8_t       *out)
-{
-  assert(message->base.descriptor == &swiftps__v1__param_spec__descriptor);
-  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
-}
-size_t swiftps__v1__param_spec__pack_to_buffer
-                     (const Swiftps__V1__ParamSpec *message,
-                      ProtobufCBuffer *buffer)
-{
-  assert(message->base.descriptor == &swiftps__v1__param_spec__descriptor);
-  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
-}
-Swiftps__V1__ParamSpec *
-       swiftps__v1__param_spec__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data)
-{
-  return (Swiftps__V1__ParamSpec *)
-     protobuf_c_message_unpack (&swiftps__v1__param_spec__descriptor,
-                                allocator, len, data);
-}
-void   swiftps__v1__param_spec__free_unpacked
-                     (Swiftps__V1__ParamSpec *message,
-                      ProtobufCAllocator *allocator)
-{
-  if(!message)
-    return;
-  assert(message->base.descriptor == &swiftps__v1__param_spec__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   swiftps__v1__chunk__init
@@ -817,6 +862,96 @@ void   swiftps__v1__finish_reply__free_unpacked
   assert(message->base.descriptor == &swiftps__v1__finish_reply__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   swiftps__v1__declare_tensors_request__init
+                     (Swiftps__V1__DeclareTensorsRequest         *message)
+{
+  static const Swiftps__V1__DeclareTensorsRequest init_value = SWIFTPS__V1__DECLARE_TENSORS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t swiftps__v1__declare_tensors_request__get_packed_size
+                     (const Swiftps__V1__DeclareTensorsRequest *message)
+{
+  assert(message->base.descriptor == &swiftps__v1__declare_tensors_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t swiftps__v1__declare_tensors_request__pack
+                     (const Swiftps__V1__DeclareTensorsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &swiftps__v1__declare_tensors_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t swiftps__v1__declare_tensors_request__pack_to_buffer
+                     (const Swiftps__V1__DeclareTensorsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &swiftps__v1__declare_tensors_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Swiftps__V1__DeclareTensorsRequest *
+       swiftps__v1__declare_tensors_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Swiftps__V1__DeclareTensorsRequest *)
+     protobuf_c_message_unpack (&swiftps__v1__declare_tensors_request__descriptor,
+                                allocator, len, data);
+}
+void   swiftps__v1__declare_tensors_request__free_unpacked
+                     (Swiftps__V1__DeclareTensorsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &swiftps__v1__declare_tensors_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   swiftps__v1__declare_tensors_reply__init
+                     (Swiftps__V1__DeclareTensorsReply         *message)
+{
+  static const Swiftps__V1__DeclareTensorsReply init_value = SWIFTPS__V1__DECLARE_TENSORS_REPLY__INIT;
+  *message = init_value;
+}
+size_t swiftps__v1__declare_tensors_reply__get_packed_size
+                     (const Swiftps__V1__DeclareTensorsReply *message)
+{
+  assert(message->base.descriptor == &swiftps__v1__declare_tensors_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t swiftps__v1__declare_tensors_reply__pack
+                     (const Swiftps__V1__DeclareTensorsReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &swiftps__v1__declare_tensors_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t swiftps__v1__declare_tensors_reply__pack_to_buffer
+                     (const Swiftps__V1__DeclareTensorsReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &swiftps__v1__declare_tensors_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Swiftps__V1__DeclareTensorsReply *
+       swiftps__v1__declare_tensors_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Swiftps__V1__DeclareTensorsReply *)
+     protobuf_c_message_unpack (&swiftps__v1__declare_tensors_reply__descriptor,
+                                allocator, len, data);
+}
+void   swiftps__v1__declare_tensors_reply__free_unpacked
+                     (Swiftps__V1__DeclareTensorsReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &swiftps__v1__declare_tensors_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   swiftps__v1__cluster_status_request__init
                      (Swiftps__V1__ClusterStatusRequest         *message)
 {
@@ -1177,6 +1312,96 @@ void   swiftps__v1__push_pull_reply__free_unpacked
   assert(message->base.descriptor == &swiftps__v1__push_pull_reply__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   swiftps__v1__assign_request__init
+                     (Swiftps__V1__AssignRequest         *message)
+{
+  static const Swiftps__V1__AssignRequest init_value = SWIFTPS__V1__ASSIGN_REQUEST__INIT;
+  *message = init_value;
+}
+size_t swiftps__v1__assign_request__get_packed_size
+                     (const Swiftps__V1__AssignRequest *message)
+{
+  assert(message->base.descriptor == &swiftps__v1__assign_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t swiftps__v1__assign_request__pack
+                     (const Swiftps__V1__AssignRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &swiftps__v1__assign_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t swiftps__v1__assign_request__pack_to_buffer
+                     (const Swiftps__V1__AssignRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &swiftps__v1__assign_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Swiftps__V1__AssignRequest *
+       swiftps__v1__assign_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Swiftps__V1__AssignRequest *)
+     protobuf_c_message_unpack (&swiftps__v1__assign_request__descriptor,
+                                allocator, len, data);
+}
+void   swiftps__v1__assign_request__free_unpacked
+                     (Swiftps__V1__AssignRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &swiftps__v1__assign_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   swiftps__v1__assign_reply__init
+                     (Swiftps__V1__AssignReply         *message)
+{
+  static const Swiftps__V1__AssignReply init_value = SWIFTPS__V1__ASSIGN_REPLY__INIT;
+  *message = init_value;
+}
+size_t swiftps__v1__assign_reply__get_packed_size
+                     (const Swiftps__V1__AssignReply *message)
+{
+  assert(message->base.descriptor == &swiftps__v1__assign_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t swiftps__v1__assign_reply__pack
+                     (const Swiftps__V1__AssignReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &swiftps__v1__assign_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t swiftps__v1__assign_reply__pack_to_buffer
+                     (const Swiftps__V1__AssignReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &swiftps__v1__assign_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Swiftps__V1__AssignReply *
+       swiftps__v1__assign_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Swiftps__V1__AssignReply *)
+     protobuf_c_message_unpack (&swiftps__v1__assign_reply__descriptor,
+                                allocator, len, data);
+}
+void   swiftps__v1__assign_reply__free_unpacked
+                     (Swiftps__V1__AssignReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &swiftps__v1__assign_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   swiftps__v1__stats_request__init
                      (Swiftps__V1__StatsRequest         *message)
 {
@@ -1511,6 +1736,174 @@ const ProtobufCMessageDescriptor swiftps__v1__envelope__descriptor =
   (ProtobufCMessageInit) swiftps__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor swiftps__v1__tensor_spec__field_descriptors[11] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TensorSpec, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shape",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Swiftps__V1__TensorSpec, n_shape),
+    offsetof(Swiftps__V1__TensorSpec, shape),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "initializer",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TensorSpec, initializer),
+    &swiftps__v1__initializer__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "init_a",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TensorSpec, init_a),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "init_b",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TensorSpec, init_b),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fan_in",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TensorSpec, fan_in),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fan_out",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TensorSpec, fan_out),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lr_scale",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TensorSpec, lr_scale),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "no_weight_decay",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TensorSpec, no_weight_decay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "frozen",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TensorSpec, frozen),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "layout",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TensorSpec, layout),
+    &swiftps__v1__layout__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned swiftps__v1__tensor_spec__field_indices_by_name[] = {
+  5,   /* field[5] = fan_in */
+  6,   /* field[6] = fan_out */
+  9,   /* field[9] = frozen */
+  3,   /* field[3] = init_a */
+  4,   /* field[4] = init_b */
+  2,   /* field[2] = initializer */
+  10,   /* field[10] = layout */
+  7,   /* field[7] = lr_scale */
+  0,   /* field[0] = name */
+  8,   /* field[8] = no_weight_decay */
+  1,   /* field[1] = shape */
+};
+static const ProtobufCIntRange swiftps__v1__tensor_spec__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor swiftps__v1__tensor_spec__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "swiftps.v1.TensorSpec",
+  "TensorSpec",
+  "Swiftps__V1__TensorSpec",
+  "swiftps.v1",
+  sizeof(Swiftps__V1__TensorSpec),
+  11,
+  swiftps__v1__tensor_spec__field_descriptors,
+  swiftps__v1__tensor_spec__field_indices_by_name,
+  1,  swiftps__v1__tensor_spec__number_ranges,
+  (ProtobufCMessageInit) swiftps__v1__tensor_spec__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor swiftps__v1__optimizer_config__field_descriptors[7] =
 {
   {
@@ -1627,7 +2020,175 @@ const ProtobufCMessageDescriptor swiftps__v1__optimizer_config__descriptor =
   (ProtobufCMessageInit) swiftps__v1__optimizer_config__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[20] =
+static const ProtobufCFieldDescriptor swiftps__v1__training_plan__field_descriptors[11] =
+{
+  {
+    "model",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TrainingPlan, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "batch_size",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TrainingPlan, batch_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "epochs",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TrainingPlan, epochs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "train_samples",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TrainingPlan, train_samples),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "test_samples",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TrainingPlan, test_samples),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "accumulate",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TrainingPlan, accumulate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "compression",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TrainingPlan, compression),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "train_data",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TrainingPlan, train_data),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "test_data",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TrainingPlan, test_data),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "micro_batches",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TrainingPlan, micro_batches),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_inflight",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Swiftps__V1__TrainingPlan, max_inflight),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned swiftps__v1__training_plan__field_indices_by_name[] = {
+  5,   /* field[5] = accumulate */
+  1,   /* field[1] = batch_size */
+  6,   /* field[6] = compression */
+  2,   /* field[2] = epochs */
+  10,   /* field[10] = max_inflight */
+  9,   /* field[9] = micro_batches */
+  0,   /* field[0] = model */
+  8,   /* field[8] = test_data */
+  4,   /* field[4] = test_samples */
+  7,   /* field[7] = train_data */
+  3,   /* field[3] = train_samples */
+};
+static const ProtobufCIntRange swiftps__v1__training_plan__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor swiftps__v1__training_plan__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "swiftps.v1.TrainingPlan",
+  "TrainingPlan",
+  "Swiftps__V1__TrainingPlan",
+  "swiftps.v1",
+  sizeof(Swiftps__V1__TrainingPlan),
+  11,
+  swiftps__v1__training_plan__field_descriptors,
+  swiftps__v1__training_plan__field_indices_by_name,
+  1,  swiftps__v1__training_plan__number_ranges,
+  (ProtobufCMessageInit) swiftps__v1__training_plan__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors[11] =
 {
   {
     "seed",
@@ -1639,18 +2200,6 @@ static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors
     NULL,
     NULL,
     0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "layer_sizes",
-    2,
-    PROTOBUF_C_LABEL_REPEATED,
-    PROTOBUF_C_TYPE_UINT32,
-    offsetof(Swiftps__V1__JobConfig, n_layer_sizes),
-    offsetof(Swiftps__V1__JobConfig, layer_sizes),
-    NULL,
-    NULL,
-    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
@@ -1702,54 +2251,6 @@ static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "batch_size",
-    7,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
-    0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__JobConfig, batch_size),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "epochs",
-    8,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
-    0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__JobConfig, epochs),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "train_samples",
-    9,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
-    0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__JobConfig, train_samples),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "test_samples",
-    10,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
-    0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__JobConfig, test_samples),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
     "heartbeat_timeout_ms",
     11,
     PROTOBUF_C_LABEL_NONE,
@@ -1786,54 +2287,6 @@ static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "accumulate",
-    14,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
-    0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__JobConfig, accumulate),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "compression",
-    15,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__JobConfig, compression),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "train_data",
-    16,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__JobConfig, train_data),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "test_data",
-    17,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__JobConfig, test_data),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
     "consistency",
     18,
     PROTOBUF_C_LABEL_NONE,
@@ -1846,56 +2299,51 @@ static const ProtobufCFieldDescriptor swiftps__v1__job_config__field_descriptors
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "micro_batches",
-    19,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
-    0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__JobConfig, micro_batches),
-    NULL,
+    "tensors",
+    21,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Swiftps__V1__JobConfig, n_tensors),
+    offsetof(Swiftps__V1__JobConfig, tensors),
+    &swiftps__v1__tensor_spec__descriptor,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "max_inflight",
-    20,
+    "plan",
+    22,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
+    PROTOBUF_C_TYPE_MESSAGE,
     0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__JobConfig, max_inflight),
-    NULL,
+    offsetof(Swiftps__V1__JobConfig, plan),
+    &swiftps__v1__training_plan__descriptor,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
 };
 static const unsigned swiftps__v1__job_config__field_indices_by_name[] = {
-  13,   /* field[13] = accumulate */
-  11,   /* field[11] = allow_nonfinite */
-  6,   /* field[6] = batch_size */
-  3,   /* field[3] = chunk_elements */
-  14,   /* field[14] = compression */
-  17,   /* field[17] = consistency */
-  7,   /* field[7] = epochs */
-  10,   /* field[10] = heartbeat_timeout_ms */
-  1,   /* field[1] = layer_sizes */
-  19,   /* field[19] = max_inflight */
-  18,   /* field[18] = micro_batches */
-  2,   /* field[2] = optimizer */
+  6,   /* field[6] = allow_nonfinite */
+  2,   /* field[2] = chunk_elements */
+  8,   /* field[8] = consistency */
+  5,   /* field[5] = heartbeat_timeout_ms */
+  1,   /* field[1] = optimizer */
+  10,   /* field[10] = plan */
   0,   /* field[0] = seed */
-  4,   /* field[4] = servers */
-  16,   /* field[16] = test_data */
-  9,   /* field[9] = test_samples */
-  15,   /* field[15] = train_data */
-  8,   /* field[8] = train_samples */
-  12,   /* field[12] = wire_dtype */
-  5,   /* field[5] = workers */
+  3,   /* field[3] = servers */
+  9,   /* field[9] = tensors */
+  7,   /* field[7] = wire_dtype */
+  4,   /* field[4] = workers */
 };
-static const ProtobufCIntRange swiftps__v1__job_config__number_ranges[1 + 1] =
+static const ProtobufCIntRange swiftps__v1__job_config__number_ranges[5 + 1] =
 {
   { 1, 0 },
-  { 0, 20 }
+  { 3, 1 },
+  { 11, 5 },
+  { 18, 8 },
+  { 21, 9 },
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
 {
@@ -1905,10 +2353,10 @@ const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor =
   "Swiftps__V1__JobConfig",
   "swiftps.v1",
   sizeof(Swiftps__V1__JobConfig),
-  20,
+  11,
   swiftps__v1__job_config__field_descriptors,
   swiftps__v1__job_config__field_indices_by_name,
-  1,  swiftps__v1__job_config__number_ranges,
+  5,  swiftps__v1__job_config__number_ranges,
   (ProtobufCMessageInit) swiftps__v1__job_config__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2039,70 +2487,6 @@ const ProtobufCMessageDescriptor swiftps__v1__node_info__descriptor =
   swiftps__v1__node_info__field_indices_by_name,
   1,  swiftps__v1__node_info__number_ranges,
   (ProtobufCMessageInit) swiftps__v1__node_info__init,
-  NULL,NULL,NULL    /* reserved[123] */
-};
-static const ProtobufCFieldDescriptor swiftps__v1__param_spec__field_descriptors[3] =
-{
-  {
-    "name",
-    1,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__ParamSpec, name),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "count",
-    2,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT64,
-    0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__ParamSpec, count),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "fan_in",
-    3,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
-    0,   /* quantifier_offset */
-    offsetof(Swiftps__V1__ParamSpec, fan_in),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-};
-static const unsigned swiftps__v1__param_spec__field_indices_by_name[] = {
-  1,   /* field[1] = count */
-  2,   /* field[2] = fan_in */
-  0,   /* field[0] = name */
-};
-static const ProtobufCIntRange swiftps__v1__param_spec__number_ranges[1 + 1] =
-{
-  { 1, 0 },
-  { 0, 3 }
-};
-const ProtobufCMessageDescriptor swiftps__v1__param_spec__descriptor =
-{
-  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "swiftps.v1.ParamSpec",
-  "ParamSpec",
-  "Swiftps__V1__ParamSpec",
-  "swiftps.v1",
-  sizeof(Swiftps__V1__ParamSpec),
-  3,
-  swiftps__v1__param_spec__field_descriptors,
-  swiftps__v1__param_spec__field_indices_by_name,
-  1,  swiftps__v1__param_spec__number_ranges,
-  (ProtobufCMessageInit) swiftps__v1__param_spec__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor swiftps__v1__chunk__field_descriptors[5] =
@@ -2483,13 +2867,13 @@ static const ProtobufCFieldDescriptor swiftps__v1__shard_map__field_descriptors[
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "params",
+    "tensors",
     3,
     PROTOBUF_C_LABEL_REPEATED,
     PROTOBUF_C_TYPE_MESSAGE,
-    offsetof(Swiftps__V1__ShardMap, n_params),
-    offsetof(Swiftps__V1__ShardMap, params),
-    &swiftps__v1__param_spec__descriptor,
+    offsetof(Swiftps__V1__ShardMap, n_tensors),
+    offsetof(Swiftps__V1__ShardMap, tensors),
+    &swiftps__v1__tensor_spec__descriptor,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
@@ -2509,9 +2893,9 @@ static const ProtobufCFieldDescriptor swiftps__v1__shard_map__field_descriptors[
 };
 static const unsigned swiftps__v1__shard_map__field_indices_by_name[] = {
   3,   /* field[3] = chunks */
-  2,   /* field[2] = params */
   0,   /* field[0] = ready */
   1,   /* field[1] = servers */
+  2,   /* field[2] = tensors */
 };
 static const ProtobufCIntRange swiftps__v1__shard_map__number_ranges[1 + 1] =
 {
@@ -2676,6 +3060,82 @@ const ProtobufCMessageDescriptor swiftps__v1__finish_reply__descriptor =
   swiftps__v1__finish_reply__field_indices_by_name,
   0,  swiftps__v1__finish_reply__number_ranges,
   (ProtobufCMessageInit) swiftps__v1__finish_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor swiftps__v1__declare_tensors_request__field_descriptors[1] =
+{
+  {
+    "tensors",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Swiftps__V1__DeclareTensorsRequest, n_tensors),
+    offsetof(Swiftps__V1__DeclareTensorsRequest, tensors),
+    &swiftps__v1__tensor_spec__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned swiftps__v1__declare_tensors_request__field_indices_by_name[] = {
+  0,   /* field[0] = tensors */
+};
+static const ProtobufCIntRange swiftps__v1__declare_tensors_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor swiftps__v1__declare_tensors_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "swiftps.v1.DeclareTensorsRequest",
+  "DeclareTensorsRequest",
+  "Swiftps__V1__DeclareTensorsRequest",
+  "swiftps.v1",
+  sizeof(Swiftps__V1__DeclareTensorsRequest),
+  1,
+  swiftps__v1__declare_tensors_request__field_descriptors,
+  swiftps__v1__declare_tensors_request__field_indices_by_name,
+  1,  swiftps__v1__declare_tensors_request__number_ranges,
+  (ProtobufCMessageInit) swiftps__v1__declare_tensors_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor swiftps__v1__declare_tensors_reply__field_descriptors[1] =
+{
+  {
+    "tensors",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Swiftps__V1__DeclareTensorsReply, n_tensors),
+    offsetof(Swiftps__V1__DeclareTensorsReply, tensors),
+    &swiftps__v1__tensor_spec__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned swiftps__v1__declare_tensors_reply__field_indices_by_name[] = {
+  0,   /* field[0] = tensors */
+};
+static const ProtobufCIntRange swiftps__v1__declare_tensors_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor swiftps__v1__declare_tensors_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "swiftps.v1.DeclareTensorsReply",
+  "DeclareTensorsReply",
+  "Swiftps__V1__DeclareTensorsReply",
+  "swiftps.v1",
+  sizeof(Swiftps__V1__DeclareTensorsReply),
+  1,
+  swiftps__v1__declare_tensors_reply__field_descriptors,
+  swiftps__v1__declare_tensors_reply__field_indices_by_name,
+  1,  swiftps__v1__declare_tensors_reply__number_ranges,
+  (ProtobufCMessageInit) swiftps__v1__declare_tensors_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 #define swiftps__v1__cluster_status_request__field_descriptors NULL
@@ -3000,6 +3460,42 @@ const ProtobufCMessageDescriptor swiftps__v1__push_pull_reply__descriptor =
   (ProtobufCMessageInit) swiftps__v1__push_pull_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define swiftps__v1__assign_request__field_descriptors NULL
+#define swiftps__v1__assign_request__field_indices_by_name NULL
+#define swiftps__v1__assign_request__number_ranges NULL
+const ProtobufCMessageDescriptor swiftps__v1__assign_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "swiftps.v1.AssignRequest",
+  "AssignRequest",
+  "Swiftps__V1__AssignRequest",
+  "swiftps.v1",
+  sizeof(Swiftps__V1__AssignRequest),
+  0,
+  swiftps__v1__assign_request__field_descriptors,
+  swiftps__v1__assign_request__field_indices_by_name,
+  0,  swiftps__v1__assign_request__number_ranges,
+  (ProtobufCMessageInit) swiftps__v1__assign_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define swiftps__v1__assign_reply__field_descriptors NULL
+#define swiftps__v1__assign_reply__field_indices_by_name NULL
+#define swiftps__v1__assign_reply__number_ranges NULL
+const ProtobufCMessageDescriptor swiftps__v1__assign_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "swiftps.v1.AssignReply",
+  "AssignReply",
+  "Swiftps__V1__AssignReply",
+  "swiftps.v1",
+  sizeof(Swiftps__V1__AssignReply),
+  0,
+  swiftps__v1__assign_reply__field_descriptors,
+  swiftps__v1__assign_reply__field_indices_by_name,
+  0,  swiftps__v1__assign_reply__number_ranges,
+  (ProtobufCMessageInit) swiftps__v1__assign_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define swiftps__v1__stats_request__field_descriptors NULL
 #define swiftps__v1__stats_request__field_indices_by_name NULL
 #define swiftps__v1__stats_request__number_ranges NULL
@@ -3201,7 +3697,7 @@ const ProtobufCEnumDescriptor swiftps__v1__status_code__descriptor =
   swiftps__v1__status_code__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue swiftps__v1__method__enum_values_by_number[11] =
+static const ProtobufCEnumValue swiftps__v1__method__enum_values_by_number[13] =
 {
   { "METHOD_UNSPECIFIED", "SWIFTPS__V1__METHOD__METHOD_UNSPECIFIED", 0 },
   { "REGISTER", "SWIFTPS__V1__METHOD__REGISTER", 1 },
@@ -3210,27 +3706,31 @@ static const ProtobufCEnumValue swiftps__v1__method__enum_values_by_number[11] =
   { "BARRIER", "SWIFTPS__V1__METHOD__BARRIER", 4 },
   { "FINISH", "SWIFTPS__V1__METHOD__FINISH", 5 },
   { "CLUSTER_STATUS", "SWIFTPS__V1__METHOD__CLUSTER_STATUS", 6 },
+  { "DECLARE_TENSORS", "SWIFTPS__V1__METHOD__DECLARE_TENSORS", 7 },
   { "PUSH", "SWIFTPS__V1__METHOD__PUSH", 10 },
   { "PULL", "SWIFTPS__V1__METHOD__PULL", 11 },
   { "PUSH_PULL", "SWIFTPS__V1__METHOD__PUSH_PULL", 12 },
   { "STATS", "SWIFTPS__V1__METHOD__STATS", 13 },
+  { "ASSIGN", "SWIFTPS__V1__METHOD__ASSIGN", 14 },
 };
 static const ProtobufCIntRange swiftps__v1__method__value_ranges[] = {
-{0, 0},{10, 7},{0, 11}
+{0, 0},{10, 8},{0, 13}
 };
-static const ProtobufCEnumValueIndex swiftps__v1__method__enum_values_by_name[11] =
+static const ProtobufCEnumValueIndex swiftps__v1__method__enum_values_by_name[13] =
 {
+  { "ASSIGN", 12 },
   { "BARRIER", 4 },
   { "CLUSTER_STATUS", 6 },
+  { "DECLARE_TENSORS", 7 },
   { "FINISH", 5 },
   { "GET_SHARD_MAP", 3 },
   { "HEARTBEAT", 2 },
   { "METHOD_UNSPECIFIED", 0 },
-  { "PULL", 8 },
-  { "PUSH", 7 },
-  { "PUSH_PULL", 9 },
+  { "PULL", 9 },
+  { "PUSH", 8 },
+  { "PUSH_PULL", 10 },
   { "REGISTER", 1 },
-  { "STATS", 10 },
+  { "STATS", 11 },
 };
 const ProtobufCEnumDescriptor swiftps__v1__method__descriptor =
 {
@@ -3239,9 +3739,9 @@ const ProtobufCEnumDescriptor swiftps__v1__method__descriptor =
   "Method",
   "Swiftps__V1__Method",
   "swiftps.v1",
-  11,
+  13,
   swiftps__v1__method__enum_values_by_number,
-  11,
+  13,
   swiftps__v1__method__enum_values_by_name,
   2,
   swiftps__v1__method__value_ranges,
@@ -3345,6 +3845,72 @@ const ProtobufCEnumDescriptor swiftps__v1__node_state__descriptor =
   swiftps__v1__node_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
+static const ProtobufCEnumValue swiftps__v1__initializer__enum_values_by_number[8] =
+{
+  { "INIT_ZEROS", "SWIFTPS__V1__INITIALIZER__INIT_ZEROS", 0 },
+  { "INIT_ONES", "SWIFTPS__V1__INITIALIZER__INIT_ONES", 1 },
+  { "INIT_CONSTANT", "SWIFTPS__V1__INITIALIZER__INIT_CONSTANT", 2 },
+  { "INIT_NORMAL", "SWIFTPS__V1__INITIALIZER__INIT_NORMAL", 3 },
+  { "INIT_UNIFORM", "SWIFTPS__V1__INITIALIZER__INIT_UNIFORM", 4 },
+  { "INIT_HE_NORMAL", "SWIFTPS__V1__INITIALIZER__INIT_HE_NORMAL", 5 },
+  { "INIT_XAVIER_UNIFORM", "SWIFTPS__V1__INITIALIZER__INIT_XAVIER_UNIFORM", 6 },
+  { "INIT_PUSHED", "SWIFTPS__V1__INITIALIZER__INIT_PUSHED", 7 },
+};
+static const ProtobufCIntRange swiftps__v1__initializer__value_ranges[] = {
+{0, 0},{0, 8}
+};
+static const ProtobufCEnumValueIndex swiftps__v1__initializer__enum_values_by_name[8] =
+{
+  { "INIT_CONSTANT", 2 },
+  { "INIT_HE_NORMAL", 5 },
+  { "INIT_NORMAL", 3 },
+  { "INIT_ONES", 1 },
+  { "INIT_PUSHED", 7 },
+  { "INIT_UNIFORM", 4 },
+  { "INIT_XAVIER_UNIFORM", 6 },
+  { "INIT_ZEROS", 0 },
+};
+const ProtobufCEnumDescriptor swiftps__v1__initializer__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "swiftps.v1.Initializer",
+  "Initializer",
+  "Swiftps__V1__Initializer",
+  "swiftps.v1",
+  8,
+  swiftps__v1__initializer__enum_values_by_number,
+  8,
+  swiftps__v1__initializer__enum_values_by_name,
+  1,
+  swiftps__v1__initializer__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue swiftps__v1__layout__enum_values_by_number[1] =
+{
+  { "LAYOUT_DENSE", "SWIFTPS__V1__LAYOUT__LAYOUT_DENSE", 0 },
+};
+static const ProtobufCIntRange swiftps__v1__layout__value_ranges[] = {
+{0, 0},{0, 1}
+};
+static const ProtobufCEnumValueIndex swiftps__v1__layout__enum_values_by_name[1] =
+{
+  { "LAYOUT_DENSE", 0 },
+};
+const ProtobufCEnumDescriptor swiftps__v1__layout__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "swiftps.v1.Layout",
+  "Layout",
+  "Swiftps__V1__Layout",
+  "swiftps.v1",
+  1,
+  swiftps__v1__layout__enum_values_by_number,
+  1,
+  swiftps__v1__layout__enum_values_by_name,
+  1,
+  swiftps__v1__layout__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
 static const ProtobufCEnumValue swiftps__v1__optimizer_kind__enum_values_by_number[4] =
 {
   { "OPTIMIZER_UNSPECIFIED", "SWIFTPS__V1__OPTIMIZER_KIND__OPTIMIZER_UNSPECIFIED", 0 },
@@ -3377,7 +3943,7 @@ const ProtobufCEnumDescriptor swiftps__v1__optimizer_kind__descriptor =
   swiftps__v1__optimizer_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor swiftps__v1__coordinator__method_descriptors[6] =
+static const ProtobufCMethodDescriptor swiftps__v1__coordinator__method_descriptors[7] =
 {
   { "RegisterNode", &swiftps__v1__register_request__descriptor, &swiftps__v1__register_reply__descriptor },
   { "Heartbeat", &swiftps__v1__heartbeat_request__descriptor, &swiftps__v1__heartbeat_reply__descriptor },
@@ -3385,10 +3951,12 @@ static const ProtobufCMethodDescriptor swiftps__v1__coordinator__method_descript
   { "Barrier", &swiftps__v1__barrier_request__descriptor, &swiftps__v1__barrier_reply__descriptor },
   { "Finish", &swiftps__v1__finish_request__descriptor, &swiftps__v1__finish_reply__descriptor },
   { "ClusterStatus", &swiftps__v1__cluster_status_request__descriptor, &swiftps__v1__cluster_status_reply__descriptor },
+  { "DeclareTensors", &swiftps__v1__declare_tensors_request__descriptor, &swiftps__v1__declare_tensors_reply__descriptor },
 };
 const unsigned swiftps__v1__coordinator__method_indices_by_name[] = {
   3,        /* Barrier */
   5,        /* ClusterStatus */
+  6,        /* DeclareTensors */
   4,        /* Finish */
   2,        /* GetShardMap */
   1,        /* Heartbeat */
@@ -3401,7 +3969,7 @@ const ProtobufCServiceDescriptor swiftps__v1__coordinator__descriptor =
   "Coordinator",
   "Swiftps__V1__Coordinator",
   "swiftps.v1",
-  6,
+  7,
   swiftps__v1__coordinator__method_descriptors,
   swiftps__v1__coordinator__method_indices_by_name
 };
@@ -3453,6 +4021,14 @@ void swiftps__v1__coordinator__cluster_status(ProtobufCService *service,
   assert(service->descriptor == &swiftps__v1__coordinator__descriptor);
   service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void swiftps__v1__coordinator__declare_tensors(ProtobufCService *service,
+                                               const Swiftps__V1__DeclareTensorsRequest *input,
+                                               Swiftps__V1__DeclareTensorsReply_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &swiftps__v1__coordinator__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void swiftps__v1__coordinator__init (Swiftps__V1__Coordinator_Service *service,
                                      Swiftps__V1__Coordinator_ServiceDestroy destroy)
 {
@@ -3460,14 +4036,16 @@ void swiftps__v1__coordinator__init (Swiftps__V1__Coordinator_Service *service,
                                      &swiftps__v1__coordinator__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }
-static const ProtobufCMethodDescriptor swiftps__v1__parameter_server__method_descriptors[4] =
+static const ProtobufCMethodDescriptor swiftps__v1__parameter_server__method_descriptors[5] =
 {
   { "Push", &swiftps__v1__push_request__descriptor, &swiftps__v1__push_reply__descriptor },
   { "Pull", &swiftps__v1__pull_request__descriptor, &swiftps__v1__pull_reply__descriptor },
   { "PushPull", &swiftps__v1__push_pull_request__descriptor, &swiftps__v1__push_pull_reply__descriptor },
   { "Stats", &swiftps__v1__stats_request__descriptor, &swiftps__v1__stats_reply__descriptor },
+  { "Assign", &swiftps__v1__assign_request__descriptor, &swiftps__v1__assign_reply__descriptor },
 };
 const unsigned swiftps__v1__parameter_server__method_indices_by_name[] = {
+  4,        /* Assign */
   1,        /* Pull */
   0,        /* Push */
   2,        /* PushPull */
@@ -3480,7 +4058,7 @@ const ProtobufCServiceDescriptor swiftps__v1__parameter_server__descriptor =
   "ParameterServer",
   "Swiftps__V1__ParameterServer",
   "swiftps.v1",
-  4,
+  5,
   swiftps__v1__parameter_server__method_descriptors,
   swiftps__v1__parameter_server__method_indices_by_name
 };
@@ -3515,6 +4093,14 @@ void swiftps__v1__parameter_server__stats(ProtobufCService *service,
 {
   assert(service->descriptor == &swiftps__v1__parameter_server__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void swiftps__v1__parameter_server__assign(ProtobufCService *service,
+                                           const Swiftps__V1__AssignRequest *input,
+                                           Swiftps__V1__AssignReply_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &swiftps__v1__parameter_server__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void swiftps__v1__parameter_server__init (Swiftps__V1__ParameterServer_Service *service,
                                           Swiftps__V1__ParameterServer_ServiceDestroy destroy)

@@ -75,6 +75,11 @@ public final class ParameterServerClient: Sendable {
         (reply.tensors, try reply.body(PushPullReply.self))
     }
 
+    /// Sets the initial values of `values`' keys (only keys no update has changed yet).
+    public func assign(_ values: [OutgoingTensor], timeout: Duration = .seconds(30)) async throws {
+        _ = try await rpc.call(.assign, Empty(), tensors: values, timeout: timeout)
+    }
+
     public func stats(timeout: Duration = .seconds(5)) async throws -> StatsReply {
         try await rpc.call(.stats, timeout: timeout).body(StatsReply.self)
     }

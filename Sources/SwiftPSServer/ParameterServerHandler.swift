@@ -3,8 +3,10 @@ import SwiftPSCore
 import SwiftPSWire
 import SwiftPSTransport
 
-/// Counters a server shares with its heartbeat loop; updated by the socket thread.
+/// Counters a server shares with its heartbeat loop (updated by the socket thread), and its node id (set once it
+/// has registered; 0 before).
 public final class ServerCounters: Sendable {
+    public let nodeID = Atomic<UInt32>(0)
     public let pushes = Atomic<UInt64>(0)
     public let pulls = Atomic<UInt64>(0)
     public let rejected = Atomic<UInt64>(0)
@@ -44,7 +46,6 @@ public final class ParameterServerHandler: RPCHandler {
     }
 
     public let counters: ServerCounters
-    public let nodeID: UInt32
     private var store: ParameterStore?
     private var clocks = ClockTable<ParkedPull>(consistency: .async, workers: 0)
     /// BSP: each open round's pushes (all parts), by worker rank, held in their received frames.
@@ -57,9 +58,9 @@ public final class ParameterServerHandler: RPCHandler {
     private var snapshots: [UInt64: [FloatBuffer]] = [:]
 
     public init(nodeID: UInt32 = 0, store: ParameterStore? = nil, counters: ServerCounters = ServerCounters()) {
-        self.nodeID = nodeID
         self.store = store
         self.counters = counters
+        counters.nodeID.store(nodeID, ordering: .relaxed)
     }
 
     /// Hands the shard to the socket thread, with the job's consistency model and its expected workers (ranks
@@ -114,6 +115,14 @@ public final class ParameterServerHandler: RPCHandler {
         case .stats:
             try Empty.validate(request.envelope.body)
             return [OutgoingReply(to: route, stats())]
+        case .assign:
+            try Empty.validate(request.envelope.body)
+            let store = try shard()
+            guard !request.tensors.isEmpty else { throw SwiftPSError(.invalidArgument, "an assign needs at least one tensor") }
+            try withExtendedLifetime(request.tensors) { () throws(SwiftPSError) in
+                try store.assign(request.tensors.map(Self.view))
+            }
+            return [OutgoingReply(to: route, Empty())]
         default:
             throw SwiftPSError(.unimplemented, "\(method) is not a ParameterServer method")
         }
@@ -204,9 +213,7 @@ public final class ParameterServerHandler: RPCHandler {
         guard dtype.isDense else {
             throw SwiftPSError(.invalidArgument, "values are served as f32, bf16 or f16, not \(dtype)")
         }
-        for key in keys where store.count(of: key) == nil {
-            throw SwiftPSError(.notFound, "unknown key \(keyName(key))")
-        }
+        for key in keys { try store.requireServable(key) }
         counters.add(.pulls, 1)
         if dtype == .f32 {
             return keys.map { key in
@@ -246,7 +253,7 @@ public final class ParameterServerHandler: RPCHandler {
         s.bytesSent = counters.bytesSent.load(ordering: .relaxed)
         s.keys = UInt64(store?.keyCount ?? 0)
         s.elements = UInt64(store?.elements ?? 0)
-        s.nodeID = nodeID
+        s.nodeID = counters.nodeID.load(ordering: .relaxed)
         return s
     }
 }

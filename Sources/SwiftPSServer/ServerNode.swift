@@ -38,6 +38,7 @@ public enum ServerNode {
                                                               connectTimeout: options.connectTimeout,
                                                               shutdown: shutdown, log: log)
             let id = registration.nodeID, job = registration.job
+            handler.counters.nodeID.store(id, ordering: .relaxed)
             var log = log
             log.name = "server \(id)"
             // Heartbeats start now, while the shard map may still be waiting for other servers.
@@ -51,7 +52,7 @@ public enum ServerNode {
                 group.addTask {
                     let map = try await coordinator.waitForShardMap(shutdown: shutdown, log: log)
                     let mine = map.chunks.filter { $0.server == id }
-                    let store = ParameterStore(chunks: mine, params: map.params, seed: job.seed,
+                    let store = ParameterStore(chunks: mine, tensors: map.tensors, seed: job.seed,
                                                optimizer: job.optimizer, allowNonFinite: job.allowNonFinite)
                     let elements = store.elements
                     mailbox.install(store, clocks: ClockTable(consistency: job.consistency, workers: job.workers))

@@ -21,79 +21,168 @@ private func decodeDType(_ raw: UInt32) throws(SwiftPSError) -> DType {
 
 // MARK: - Shared sub-messages
 
-extension JobConfig {
-    fileprivate func c(_ arena: Arena) -> UnsafeMutablePointer<Swiftps__V1__JobConfig> {
+extension OptimizerConfig {
+    fileprivate func c(_ arena: Arena) -> UnsafeMutablePointer<Swiftps__V1__OptimizerConfig> {
         var o = Swiftps__V1__OptimizerConfig()
         swiftps__v1__optimizer_config__init(&o)
-        o.kind = cEnum(optimizer.kind.rawValue)
-        o.learning_rate = optimizer.learningRate
-        o.momentum = optimizer.momentum
-        o.beta1 = optimizer.beta1
-        o.beta2 = optimizer.beta2
-        o.epsilon = optimizer.epsilon
-        o.weight_decay = optimizer.weightDecay
+        o.kind = cEnum(kind.rawValue)
+        o.learning_rate = learningRate
+        o.momentum = momentum
+        o.beta1 = beta1
+        o.beta2 = beta2
+        o.epsilon = epsilon
+        o.weight_decay = weightDecay
+        return arena.new(o)
+    }
+
+    fileprivate init(_ o: Swiftps__V1__OptimizerConfig) throws(SwiftPSError) {
+        guard let kind = OptimizerConfig.Kind(rawValue: Int(o.kind.rawValue)) else {
+            throw SwiftPSError(.invalidArgument, "unknown optimizer \(o.kind.rawValue)")
+        }
+        self.init(kind: kind, learningRate: o.learning_rate, momentum: o.momentum, beta1: o.beta1, beta2: o.beta2,
+                  epsilon: o.epsilon, weightDecay: o.weight_decay)
+    }
+}
+
+extension TensorSpec {
+    fileprivate func c(_ arena: Arena) -> UnsafeMutablePointer<Swiftps__V1__TensorSpec>? {
+        var t = Swiftps__V1__TensorSpec()
+        swiftps__v1__tensor_spec__init(&t)
+        t.name = arena.string(name)
+        t.n_shape = shape.count
+        t.shape = arena.array(shape.map { UInt64($0) })
+        let (kind, a, b): (Int, Float, Float) = switch initializer {
+        case .zeros: (0, 0, 0)
+        case .ones: (1, 0, 0)
+        case .constant(let value): (2, value, 0)
+        case .normal(let std): (3, std, 0)
+        case .uniform(let low, let high): (4, low, high)
+        case .heNormal: (5, 0, 0)
+        case .xavierUniform: (6, 0, 0)
+        case .pushed: (7, 0, 0)
+        }
+        t.initializer = cEnum(kind)
+        t.init_a = a
+        t.init_b = b
+        t.fan_in = UInt64(fanIn)
+        t.fan_out = UInt64(fanOut)
+        t.lr_scale = lrScale == 1 ? 0 : lrScale
+        t.no_weight_decay = weightDecay ? 0 : 1
+        t.frozen = frozen ? 1 : 0
+        t.layout = cEnum(layout.rawValue)
+        return arena.new(t)
+    }
+
+    fileprivate init(_ t: Swiftps__V1__TensorSpec) throws(SwiftPSError) {
+        let name = string(t.name)
+        let initializer: Initializer
+        switch t.initializer.rawValue {
+        case 0: initializer = .zeros
+        case 1: initializer = .ones
+        case 2: initializer = .constant(t.init_a)
+        case 3: initializer = .normal(std: t.init_a)
+        case 4: initializer = .uniform(low: t.init_a, high: t.init_b)
+        case 5: initializer = .heNormal
+        case 6: initializer = .xavierUniform
+        case 7: initializer = .pushed
+        default: throw SwiftPSError(.invalidArgument, "tensor '\(name)': unknown initializer \(t.initializer.rawValue)")
+        }
+        guard let layout = Layout(rawValue: Int(t.layout.rawValue)) else {
+            throw SwiftPSError(.invalidArgument, "tensor '\(name)': unknown layout \(t.layout.rawValue)")
+        }
+        // Out-of-range numbers saturate here; the parameter space's validation refuses them by name.
+        let shape = array(t.shape, t.n_shape).map { Int(clamping: $0) }
+        self.init(name: name, shape: shape, initializer: initializer, fanIn: Int(clamping: t.fan_in),
+                  fanOut: Int(clamping: t.fan_out), lrScale: t.lr_scale == 0 ? 1 : t.lr_scale,
+                  weightDecay: t.no_weight_decay == 0, frozen: t.frozen != 0, layout: layout)
+    }
+}
+
+private func encodeTensors(_ tensors: [TensorSpec], _ arena: Arena)
+    -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Swiftps__V1__TensorSpec>?>?) {
+    (tensors.count, arena.array(tensors.map { $0.c(arena) }))
+}
+
+private func decodeTensors(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<Swiftps__V1__TensorSpec>?>?,
+                           _ count: Int) throws(SwiftPSError) -> [TensorSpec] {
+    var tensors: [TensorSpec] = []
+    for t in messages(pointer, count) { tensors.append(try TensorSpec(t)) }
+    return tensors
+}
+
+extension TrainingPlan {
+    fileprivate func c(_ arena: Arena) -> UnsafeMutablePointer<Swiftps__V1__TrainingPlan> {
+        var p = Swiftps__V1__TrainingPlan()
+        swiftps__v1__training_plan__init(&p)
+        p.model = arena.string(model)
+        p.batch_size = UInt32(batchSize)
+        p.epochs = UInt32(epochs)
+        p.train_samples = UInt32(trainSamples)
+        p.test_samples = UInt32(testSamples)
+        p.accumulate = UInt32(accumulate)
+        p.compression = arena.string(compression.description)
+        p.train_data = arena.string(trainData)
+        p.test_data = arena.string(testData)
+        p.micro_batches = UInt32(microBatches)
+        p.max_inflight = UInt32(maxInflight)
+        return arena.new(p)
+    }
+
+    fileprivate init(_ p: Swiftps__V1__TrainingPlan) throws(SwiftPSError) {
+        self.init()
+        model = string(p.model)
+        batchSize = Int(p.batch_size)
+        epochs = Int(p.epochs)
+        trainSamples = Int(p.train_samples)
+        testSamples = Int(p.test_samples)
+        accumulate = max(1, Int(p.accumulate))  // 0: a sender that left the field out
+        let compressionText = string(p.compression)
+        guard let compression = compressionText.isEmpty ? Compression.none : Compression(parsing: compressionText) else {
+            throw SwiftPSError(.invalidArgument, "unknown compression '\(compressionText)'")
+        }
+        self.compression = compression
+        trainData = string(p.train_data)
+        testData = string(p.test_data)
+        microBatches = max(1, Int(p.micro_batches))
+        maxInflight = Int(p.max_inflight)
+    }
+}
+
+extension JobConfig {
+    fileprivate func c(_ arena: Arena) -> UnsafeMutablePointer<Swiftps__V1__JobConfig> {
         var j = Swiftps__V1__JobConfig()
         swiftps__v1__job_config__init(&j)
         j.seed = seed
-        j.n_layer_sizes = layerSizes.count
-        j.layer_sizes = arena.array(layerSizes.map { UInt32($0) })
-        j.optimizer = arena.new(o)
+        j.optimizer = optimizer.c(arena)
         j.chunk_elements = UInt32(chunkElements)
         j.servers = UInt32(servers)
         j.workers = UInt32(workers)
-        j.batch_size = UInt32(batchSize)
-        j.epochs = UInt32(epochs)
-        j.train_samples = UInt32(trainSamples)
-        j.test_samples = UInt32(testSamples)
         j.heartbeat_timeout_ms = UInt32(heartbeatTimeoutMs)
         j.allow_nonfinite = allowNonFinite ? 1 : 0
         j.wire_dtype = cEnum(wireDType.rawValue)
-        j.accumulate = UInt32(accumulate)
-        j.compression = arena.string(compression.description)
-        j.train_data = arena.string(trainData)
-        j.test_data = arena.string(testData)
         j.consistency = arena.string(consistency.description)
-        j.micro_batches = UInt32(microBatches)
-        j.max_inflight = UInt32(maxInflight)
+        (j.n_tensors, j.tensors) = encodeTensors(tensors, arena)
+        j.plan = plan.c(arena)
         return arena.new(j)
     }
 
     fileprivate init(_ j: Swiftps__V1__JobConfig) throws(SwiftPSError) {
         self.init()
         seed = j.seed
-        layerSizes = array(j.layer_sizes, j.n_layer_sizes).map { Int($0) }
-        if let o = j.optimizer?.pointee {
-            guard let kind = OptimizerConfig.Kind(rawValue: Int(o.kind.rawValue)) else {
-                throw SwiftPSError(.invalidArgument, "unknown optimizer \(o.kind.rawValue)")
-            }
-            optimizer = OptimizerConfig(kind: kind, learningRate: o.learning_rate, momentum: o.momentum,
-                                        beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, weightDecay: o.weight_decay)
-        }
+        if let o = j.optimizer?.pointee { optimizer = try OptimizerConfig(o) }
         chunkElements = Int(j.chunk_elements)
         servers = Int(j.servers)
         workers = Int(j.workers)
-        batchSize = Int(j.batch_size)
-        epochs = Int(j.epochs)
-        trainSamples = Int(j.train_samples)
-        testSamples = Int(j.test_samples)
         heartbeatTimeoutMs = Int(j.heartbeat_timeout_ms)
         allowNonFinite = j.allow_nonfinite != 0
         wireDType = try decodeDType(j.wire_dtype.rawValue)
-        accumulate = max(1, Int(j.accumulate))  // 0: a sender that predates the field
-        let compressionText = string(j.compression)
-        guard let compression = compressionText.isEmpty ? Compression.none : Compression(parsing: compressionText) else {
-            throw SwiftPSError(.invalidArgument, "unknown compression '\(compressionText)'")
-        }
-        self.compression = compression
-        trainData = string(j.train_data)
-        testData = string(j.test_data)
         let consistencyText = string(j.consistency)
         guard let consistency = consistencyText.isEmpty ? Consistency.async : Consistency(parsing: consistencyText) else {
             throw SwiftPSError(.invalidArgument, "unknown consistency '\(consistencyText)'")
         }
         self.consistency = consistency
-        microBatches = max(1, Int(j.micro_batches))
-        maxInflight = Int(j.max_inflight)
+        tensors = try decodeTensors(j.tensors, j.n_tensors)
+        if let p = j.plan?.pointee { plan = try TrainingPlan(p) }
     }
 }
 
@@ -215,16 +304,7 @@ extension ShardMap: WireMessage {
         m.ready = ready ? 1 : 0
         m.n_servers = servers.count
         m.servers = arena.array(servers.map { $0.c(arena) })
-        let cParams: [UnsafeMutablePointer<Swiftps__V1__ParamSpec>?] = params.map { p in
-            var c = Swiftps__V1__ParamSpec()
-            swiftps__v1__param_spec__init(&c)
-            c.name = arena.string(p.name)
-            c.count = UInt64(p.count)
-            c.fan_in = UInt32(p.fanIn)
-            return arena.new(c)
-        }
-        m.n_params = cParams.count
-        m.params = arena.array(cParams)
+        (m.n_tensors, m.tensors) = encodeTensors(tensors, arena)
         let cChunks: [UnsafeMutablePointer<Swiftps__V1__Chunk>?] = chunks.map { k in
             var c = Swiftps__V1__Chunk()
             swiftps__v1__chunk__init(&c)
@@ -244,14 +324,31 @@ extension ShardMap: WireMessage {
         self = try unpack(bytes, "ShardMap", swiftps__v1__shard_map__unpack,
                           swiftps__v1__shard_map__free_unpacked) { (m) throws(SwiftPSError) in
             let s = m.pointee
-            let params = messages(s.params, s.n_params).map {
-                ParamSpec(name: string($0.name), count: Int($0.count), fanIn: Int($0.fan_in))
-            }
+            let tensors = try decodeTensors(s.tensors, s.n_tensors)
             let chunks = messages(s.chunks, s.n_chunks).map {
                 Chunk(key: $0.key, param: Int($0.param), offset: Int($0.offset), count: Int($0.count), server: $0.server)
             }
-            return ShardMap(ready: s.ready != 0, servers: try decodeNodes(s.servers, s.n_servers), params: params,
+            return ShardMap(ready: s.ready != 0, servers: try decodeNodes(s.servers, s.n_servers), tensors: tensors,
                             chunks: chunks)
+        }
+    }
+}
+
+extension DeclareTensors: WireMessage {
+    public func encoded() -> [UInt8] {
+        let arena = Arena()
+        var m = Swiftps__V1__DeclareTensorsRequest()
+        swiftps__v1__declare_tensors_request__init(&m)
+        (m.n_tensors, m.tensors) = encodeTensors(tensors, arena)
+        return pack(&m, keeping: arena, swiftps__v1__declare_tensors_request__get_packed_size,
+                    swiftps__v1__declare_tensors_request__pack)
+    }
+
+    /// The request and the reply have the same single field, so one decoding serves both.
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(SwiftPSError) {
+        self = try unpack(bytes, "DeclareTensors", swiftps__v1__declare_tensors_request__unpack,
+                          swiftps__v1__declare_tensors_request__free_unpacked) { (m) throws(SwiftPSError) in
+            DeclareTensors(tensors: try decodeTensors(m.pointee.tensors, m.pointee.n_tensors))
         }
     }
 }

@@ -8,10 +8,12 @@ public enum Method: Int, Sendable, CaseIterable, CustomStringConvertible {
     case barrier = 4
     case finish = 5
     case clusterStatus = 6
+    case declareTensors = 7
     case push = 10
     case pull = 11
     case pushPull = 12
     case stats = 13
+    case assign = 14
 
     public var description: String {
         switch self {
@@ -21,10 +23,12 @@ public enum Method: Int, Sendable, CaseIterable, CustomStringConvertible {
         case .barrier: "Coordinator/Barrier"
         case .finish: "Coordinator/Finish"
         case .clusterStatus: "Coordinator/ClusterStatus"
+        case .declareTensors: "Coordinator/DeclareTensors"
         case .push: "ParameterServer/Push"
         case .pull: "ParameterServer/Pull"
         case .pushPull: "ParameterServer/PushPull"
         case .stats: "ParameterServer/Stats"
+        case .assign: "ParameterServer/Assign"
         }
     }
 }
@@ -191,19 +195,26 @@ public struct HeartbeatReply: Equatable, Sendable {
     }
 }
 
-/// The placement of every chunk; `ready` is false until every expected server has registered.
+/// The placement of every chunk; `ready` is false until every expected server has registered and the parameter
+/// space is declared.
 public struct ShardMap: Equatable, Sendable {
     public var ready: Bool
     public var servers: [NodeInfo]
-    public var params: [ParamSpec]
+    public var tensors: [TensorSpec]
     public var chunks: [Chunk]
 
-    public init(ready: Bool, servers: [NodeInfo] = [], params: [ParamSpec] = [], chunks: [Chunk] = []) {
+    public init(ready: Bool, servers: [NodeInfo] = [], tensors: [TensorSpec] = [], chunks: [Chunk] = []) {
         self.ready = ready
         self.servers = servers
-        self.params = params
+        self.tensors = tensors
         self.chunks = chunks
     }
+}
+
+/// Declares a parameter space (a request), or the space in force (its reply).
+public struct DeclareTensors: Equatable, Sendable {
+    public var tensors: [TensorSpec]
+    public init(tensors: [TensorSpec]) { self.tensors = tensors }
 }
 
 public struct BarrierRequest: Equatable, Sendable {

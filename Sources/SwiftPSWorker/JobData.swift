@@ -1,20 +1,22 @@
 import SwiftPSCore
 import SwiftPSModel
 
-/// The job's training and held-out data: its files when it names some, else the built-in teacher task.
+/// The job's training and held-out data: its files when the plan names some, else the built-in teacher task.
 enum JobData {
-    static func load(_ job: JobConfig) throws(SwiftPSError) -> (train: Dataset, test: Dataset) {
-        guard let trainSpec = DataSpec(job.trainData), let testSpec = DataSpec(job.testData) else {
-            return TeacherTask.make(seed: job.seed, inputs: job.layerSizes.first!, classes: job.layerSizes.last!,
-                                    train: job.trainSamples, test: job.testSamples)
+    /// The data for a model reading `inputs` features per sample and predicting `classes` classes.
+    static func load(_ job: JobConfig, inputs: Int, classes: Int) throws(SwiftPSError) -> (train: Dataset, test: Dataset) {
+        let plan = job.plan
+        guard let trainSpec = DataSpec(plan.trainData), let testSpec = DataSpec(plan.testData) else {
+            return TeacherTask.make(seed: job.seed, inputs: inputs, classes: classes, train: plan.trainSamples,
+                                    test: plan.testSamples)
         }
         let train = try trainSpec.load(), test = try testSpec.load()
-        for (name, data) in [(job.trainData, train), (job.testData, test)] {
-            guard data.inputs == job.layerSizes.first! else {
-                throw SwiftPSError(.invalidArgument, "\(name): \(data.inputs) features per sample, the model's input is \(job.layerSizes.first!) (--layers)")
+        for (name, data) in [(plan.trainData, train), (plan.testData, test)] {
+            guard data.inputs == inputs else {
+                throw SwiftPSError(.invalidArgument, "\(name): \(data.inputs) features per sample, the model's input is \(inputs)")
             }
-            guard data.classes <= job.layerSizes.last! else {
-                throw SwiftPSError(.invalidArgument, "\(name): labels go up to \(data.classes - 1), the model has \(job.layerSizes.last!) classes (--layers)")
+            guard data.classes <= classes else {
+                throw SwiftPSError(.invalidArgument, "\(name): labels go up to \(data.classes - 1), the model has \(classes) classes")
             }
         }
         return (train, test)

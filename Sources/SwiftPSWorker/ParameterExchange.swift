@@ -43,7 +43,7 @@ final class ParameterExchange: LayerTransport {
     }
 
 
-    let model: MLP
+    let model: any TrainableModel
     /// The dtype of pulled values (dense).
     let dtype: DType
     let compression: Compression
@@ -71,7 +71,7 @@ final class ParameterExchange: LayerTransport {
     private var inFlight: [[Int]: [PendingCall]] = [:]
     private var stats = ExchangeStats()
 
-    init(model: MLP, chunks: [Chunk], clients: [UInt32: ParameterServerClient], rank: UInt32 = 0,
+    init(model: any TrainableModel, chunks: [Chunk], clients: [UInt32: ParameterServerClient], rank: UInt32 = 0,
          dtype: DType = .f32, compression: Compression = .none, maxInflight: Int = 1,
          pushPullTimeout: Duration = .seconds(30)) {
         self.model = model
@@ -103,7 +103,8 @@ final class ParameterExchange: LayerTransport {
             let bytes = UnsafeRawBufferPointer(start: buffer.pointer, count: Self.payloadBytes(chunk, pushDType, compression))
             return OutgoingTensor(key: chunk.key, dtype: pushDType, count: chunk.count, payload: Payload(owner: buffer, bytes: bytes))
         }
-        let layerOf = { (chunk: Chunk) in chunk.param / 2 }
+        let layerOfTensor = model.layerOfTensor
+        let layerOf = { (chunk: Chunk) in layerOfTensor[chunk.param] }
         let lowestLayer = Dictionary(chunks.map { ($0.server, layerOf($0)) }, uniquingKeysWith: min)
         layerRequests = (0..<model.layerCount).map { layer in
             clients.keys.sorted().flatMap { id in

@@ -2,10 +2,10 @@ import SwiftPSCore
 import SwiftPSModel
 
 /// A worker's step as the pipeline schedule sees it: `accumulate` mini-batches, each computed in `microBatches`
-/// micro-batches, whose gradients accumulate as one mean (see `MLP.lossAndGradients(features:labels:batch:part:of:)`),
+/// micro-batches, whose gradients accumulate as one mean (see `TrainableModel.lossAndGradients`),
 /// a layer at a time. Times its own compute and data copying for the metrics file.
 final class StepCompute: LayerCompute {
-    let model: MLP
+    let model: any TrainableModel
     let sampler: BatchSampler
     let microBatches: Int
     /// Micro-batches per step: accumulated mini-batches × micro-batches each.
@@ -18,7 +18,7 @@ final class StepCompute: LayerCompute {
     private(set) var computeMs = 0.0, dataMs = 0.0, lossSum = 0.0
     private let clock = ContinuousClock()
 
-    init(model: MLP, sampler: BatchSampler, accumulate: Int, microBatches: Int) {
+    init(model: any TrainableModel, sampler: BatchSampler, accumulate: Int, microBatches: Int) {
         precondition(sampler.batchSize % microBatches == 0, "batch \(sampler.batchSize) in \(microBatches) micro-batches")
         self.model = model
         self.sampler = sampler
@@ -58,6 +58,6 @@ final class StepCompute: LayerCompute {
     }
 
     private func features(_ piece: Int) -> UnsafePointer<Float> {
-        UnsafePointer(sampler.features.pointer + piece * microSize * model.layerSizes[0])
+        UnsafePointer(sampler.features.pointer + piece * microSize * model.inputs)
     }
 }

@@ -6,22 +6,24 @@ import SwiftPSModel
 /// schedule, model and exchange as `TrainingLoop`: what `swiftps bench overlap` times.
 public final class StepEngine {
     let job: JobConfig
-    let model: MLP
+    let model: any TrainableModel
     let compute: StepCompute
     let exchange: ParameterExchange
     private let sampler: BatchSampler
     /// Mini-batch groups used so far (the data cycles).
     private var used = 0
 
-    /// A worker of `job` on `data` against `clients` (by server id) holding `chunks`.
-    public init(job: JobConfig, data: Dataset, chunks: [Chunk], clients: [UInt32: ParameterServerClient]) {
+    /// A worker of `job` training `model` on `data` against `clients` (by server id) holding `chunks`.
+    public init(job: JobConfig, model: any TrainableModel, data: Dataset, chunks: [Chunk],
+                clients: [UInt32: ParameterServerClient]) {
         self.job = job
-        model = MLP(layerSizes: job.layerSizes, maxBatch: job.batchSize)
-        sampler = BatchSampler(data: data, batchSize: job.batchSize, seed: job.seed)
+        self.model = model
+        let plan = job.plan
+        sampler = BatchSampler(data: data, batchSize: plan.batchSize, seed: job.seed)
         sampler.startEpoch(0)
-        compute = StepCompute(model: model, sampler: sampler, accumulate: job.accumulate, microBatches: job.microBatches)
+        compute = StepCompute(model: model, sampler: sampler, accumulate: plan.accumulate, microBatches: plan.microBatches)
         exchange = ParameterExchange(model: model, chunks: chunks, clients: clients, dtype: job.wireDType,
-                                     compression: job.compression, maxInflight: job.maxInflight)
+                                     compression: plan.compression, maxInflight: plan.maxInflight)
     }
 
     public func initialPull() async throws { try await exchange.initialPull() }
@@ -29,10 +31,10 @@ public final class StepEngine {
     /// Runs `steps` more steps (cycling over the data) on the job's schedule and takes every reply still in flight;
     /// with `communicate` false, the same computation with no transport at all. Returns the seconds taken.
     public func run(steps: Int, communicate: Bool) async throws -> Double {
-        let schedule = PipelineSchedule(microBatches: job.accumulate * job.microBatches, maxInflight: job.maxInflight)
+        let schedule = PipelineSchedule(microBatches: job.plan.accumulate * job.plan.microBatches, maxInflight: job.plan.maxInflight)
         let transport: any LayerTransport = communicate ? exchange : NoTransport()
         let clock = ContinuousClock(), start = clock.now
-        let pushes = sampler.batchesPerEpoch / job.accumulate
+        let pushes = sampler.batchesPerEpoch / job.plan.accumulate
         // Each run is a pipeline of its own, from step 0 to its drain.
         for step in 0..<steps {
             compute.push = used % pushes

@@ -8,7 +8,7 @@ import SwiftPSModel
 final class TrainingLoop {
     let job: JobConfig
     let rank: Int
-    let model: MLP
+    let model: any TrainableModel
     let exchange: ParameterExchange
     let compute: StepCompute
     let sampler: BatchSampler
@@ -25,7 +25,7 @@ final class TrainingLoop {
     /// Over the whole run, for the summary: compute, data, push (sending), pull (waiting for values), wait.
     private(set) var totals = StepRecord()
 
-    init(job: JobConfig, rank: Int, model: MLP, exchange: ParameterExchange, sampler: BatchSampler, test: Dataset,
+    init(job: JobConfig, rank: Int, model: any TrainableModel, exchange: ParameterExchange, sampler: BatchSampler, test: Dataset,
          heartbeat: Heartbeat, metrics: MetricsLog?, options: WorkerOptions) {
         self.job = job
         self.rank = rank
@@ -36,14 +36,16 @@ final class TrainingLoop {
         self.heartbeat = heartbeat
         self.metrics = metrics
         self.options = options
-        compute = StepCompute(model: model, sampler: sampler, accumulate: job.accumulate, microBatches: job.microBatches)
-        schedule = PipelineSchedule(microBatches: job.accumulate * job.microBatches, maxInflight: job.maxInflight)
+        compute = StepCompute(model: model, sampler: sampler, accumulate: job.plan.accumulate,
+                              microBatches: job.plan.microBatches)
+        schedule = PipelineSchedule(microBatches: job.plan.accumulate * job.plan.microBatches,
+                                    maxInflight: job.plan.maxInflight)
     }
 
     /// Pushes per epoch: whole groups of `accumulate` mini-batches (mini-batches left over are skipped).
-    var pushesPerEpoch: Int { sampler.batchesPerEpoch / job.accumulate }
-    var steps: Int { pushesPerEpoch * job.epochs }
-    var samplesPerStep: Int { job.batchSize * job.accumulate }
+    var pushesPerEpoch: Int { sampler.batchesPerEpoch / job.plan.accumulate }
+    var steps: Int { pushesPerEpoch * job.plan.epochs }
+    var samplesPerStep: Int { job.plan.batchSize * job.plan.accumulate }
 
     /// Pulls the initial model, then runs every step (or until shutdown is requested), then takes the replies still
     /// in flight.
@@ -61,7 +63,7 @@ final class TrainingLoop {
         carried.pullMs = (clock.now - pullStart).fractionalMilliseconds
         start = clock.now
         var smoothedLoss: Double?
-        for epoch in 0..<job.epochs {
+        for epoch in 0..<job.plan.epochs {
             sampler.startEpoch(epoch)
             for push in 0..<pushesPerEpoch {
                 if shutdown.isRequested { return nil }

@@ -104,23 +104,25 @@ public enum WorkerNode {
             for client in clients { client.abort() }
             coordinator.abort()
         }
-        let (train, test) = try JobData.load(job)
+        let plan = job.plan
+        let model = try Models.make(plan.model, maxBatch: plan.batchSize)
+        try model.requireSpace(map.tensors)
+        let (train, test) = try JobData.load(job, inputs: model.inputs, classes: model.classes)
         // A worker that joined a running job (rank ≥ workers) trains on the part of rank mod workers, in its own order.
         let shard = train.shard(rank: rank % job.workers, of: job.workers)
-        let model = MLP(layerSizes: job.layerSizes, maxBatch: job.batchSize)
         let exchange = ParameterExchange(model: model, chunks: map.chunks, clients: servers, rank: UInt32(rank),
-                                         dtype: job.wireDType, compression: job.compression,
-                                         maxInflight: job.maxInflight,
+                                         dtype: job.wireDType, compression: plan.compression,
+                                         maxInflight: plan.maxInflight,
                                          pushPullTimeout: job.consistency == .async ? .seconds(30) : .seconds(120))
-        let sampler = BatchSampler(data: shard, batchSize: job.batchSize, seed: job.seed ^ UInt64(rank + 1) << 40)
+        let sampler = BatchSampler(data: shard, batchSize: plan.batchSize, seed: job.seed ^ UInt64(rank + 1) << 40)
         let loop = TrainingLoop(job: job, rank: rank, model: model, exchange: exchange, sampler: sampler, test: test,
                                 heartbeat: heartbeat, metrics: metrics, options: options)
         guard loop.steps > 0 else {
-            throw SwiftPSError(.invalidArgument, "rank \(rank)'s part of the data has \(shard.count) samples, fewer than one push of \(job.accumulate) × \(job.batchSize)")
+            throw SwiftPSError(.invalidArgument, "rank \(rank)'s part of the data has \(shard.count) samples, fewer than one push of \(plan.accumulate) × \(plan.batchSize)")
         }
-        log.info("rank \(rank): \(shard.count) samples, \(loop.steps) steps of \(job.accumulate) × \(job.batchSize) (micro-batches \(job.microBatches), max in flight \(job.maxInflight), \(job.consistency)) over \(map.servers.count) servers")
+        log.info("rank \(rank): \(shard.count) samples, \(loop.steps) steps of \(plan.accumulate) × \(plan.batchSize) (micro-batches \(plan.microBatches), max in flight \(plan.maxInflight), \(job.consistency)) over \(map.servers.count) servers")
         metrics?.header(job: job, rank: rank, nodeID: id, version: options.version,
-                        parameters: model.specs.reduce(0) { $0 + $1.count }, steps: loop.steps)
+                        parameters: model.tensors.reduce(0) { $0 + $1.count }, steps: loop.steps)
 
         let last = try await loop.run(shutdown: shutdown)
         let clock = ContinuousClock()

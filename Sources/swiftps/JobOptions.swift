@@ -1,6 +1,7 @@
 import ArgumentParser
 import SwiftPSCore
 import SwiftPSModel
+import SwiftPSCoordinator
 
 /// The job's configuration as flags; the coordinator owns it and hands it to every node.
 struct JobOptions: ParsableArguments {
@@ -10,8 +11,15 @@ struct JobOptions: ParsableArguments {
     @Option(help: "Workers in the job. (env: SWIFTPS_WORKERS)")
     var workers: Int = env("SWIFTPS_WORKERS", 1)
 
-    @Option(help: "Layer sizes: input, hidden..., classes. (env: SWIFTPS_LAYERS)")
+    @Option(help: ArgumentHelp("The model: mlp (Swift workers train it; --layers sizes it) or client (a client declares the parameter space with DeclareTensors and trains it). (env: SWIFTPS_MODEL)",
+                               discussion: "--params FILE.json sets the parameter space from a file instead; see docs/protocol.md."))
+    var model: String = env("SWIFTPS_MODEL", "mlp")
+
+    @Option(help: "Layer sizes of the mlp model: input, hidden..., classes. (env: SWIFTPS_LAYERS)")
     var layers: String = env("SWIFTPS_LAYERS", "64,512,512,10")
+
+    @Option(help: "The parameter space as JSON ({\"tensors\": [{\"name\", \"shape\", \"init\", ...}]}), for a model that clients train. (env: SWIFTPS_PARAMS)")
+    var params: String = env("SWIFTPS_PARAMS", "")
 
     @Option(help: "sgd, momentum or adam. (env: SWIFTPS_OPTIMIZER)")
     var optimizer: String = env("SWIFTPS_OPTIMIZER", "momentum")
@@ -87,22 +95,51 @@ struct JobOptions: ParsableArguments {
     /// A worker's whole model, and the built-in task's samples, in floats: 8 GiB of fp32.
     static let maxFloats = 1 << 31
     static let maxLayerSize = 1 << 24
-    static let maxChunks = 1 << 20
+    static let maxChunks = CoordinatorHandler.maxChunks
 
-    /// The configuration, checked.
-    func job() throws -> JobConfig {
-        var job = JobConfig()
+    /// The parameter space and the Swift workers' model: from --params, none (--model client: a client declares
+    /// it), or the MLP preset sized by --layers.
+    func space() throws -> (tensors: [TensorSpec], model: String) {
+        if !params.isEmpty {
+            guard model == "mlp" || model == "client" else {
+                throw ValidationError("--model must be mlp or client (got '\(model)')")
+            }
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: params))
+            } catch {
+                throw ValidationError("--params \(params): cannot read it (\(error.localizedDescription))")
+            }
+            do {
+                return (try TensorSpec.space(json: data), "")
+            } catch {
+                throw ValidationError("--params \(params): \(error.message)")
+            }
+        }
+        switch model {
+        case "client": return ([], "")
+        case "mlp": break
+        default: throw ValidationError("--model must be mlp or client (got '\(model)')")
+        }
         let sizes = layers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard sizes.count >= 2, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
             throw ValidationError("--layers needs at least two positive sizes, e.g. 64,512,10 (got '\(layers)')")
         }
-        job.layerSizes = sizes.map { $0! }
-        guard job.layerSizes.last! >= 2 else { throw ValidationError("--layers: the last size is the class count, at least 2") }
-        guard job.layerSizes.allSatisfy({ $0 <= Self.maxLayerSize }),
-              case let parameters = job.params.reduce(0, { $0 + $1.count }), parameters <= Self.maxFloats else {
+        let layerSizes = sizes.map { $0! }
+        guard layerSizes.last! >= 2 else { throw ValidationError("--layers: the last size is the class count, at least 2") }
+        let tensors = MLP.tensors(layerSizes: layerSizes)
+        guard layerSizes.allSatisfy({ $0 <= Self.maxLayerSize }),
+              case let parameters = tensors.reduce(0, { $0 + $1.count }), parameters <= Self.maxFloats else {
             throw ValidationError("--layers '\(layers)' is too big: every worker holds the whole model, so at most "
                                   + "\(Self.maxFloats) parameters (8 GiB of fp32), each size at most \(Self.maxLayerSize)")
         }
+        return (tensors, "mlp:" + layerSizes.map(String.init).joined(separator: ","))
+    }
+
+    /// The configuration, checked.
+    func job() throws -> JobConfig {
+        var job = JobConfig()
+        (job.tensors, job.plan.model) = try space()
         guard let kind = ["sgd": OptimizerConfig.Kind.sgd, "momentum": .momentum, "adam": .adam][optimizer.lowercased()] else {
             throw ValidationError("--optimizer must be sgd, momentum or adam (got '\(optimizer)')")
         }
@@ -124,11 +161,11 @@ struct JobOptions: ParsableArguments {
         }
         job.servers = servers
         job.workers = workers
-        job.batchSize = batchSize
-        job.accumulate = accumulate
-        job.epochs = epochs
-        job.trainSamples = trainSamples
-        job.testSamples = testSamples
+        job.plan.batchSize = batchSize
+        job.plan.accumulate = accumulate
+        job.plan.epochs = epochs
+        job.plan.trainSamples = trainSamples
+        job.plan.testSamples = testSamples
         job.seed = seed
         job.chunkElements = chunkElements
         job.heartbeatTimeoutMs = heartbeatTimeoutMs
@@ -136,22 +173,23 @@ struct JobOptions: ParsableArguments {
         guard let compression = Compression(parsing: compress) else {
             throw ValidationError("--compress must be none, int8 or topk:FRACTION with 0 < FRACTION <= 1 (got '\(compress)')")
         }
-        job.compression = compression
+        job.plan.compression = compression
         guard trainData.isEmpty == testData.isEmpty else {
             throw ValidationError("--train-data and --test-data go together")
         }
         for spec in [trainData, testData] where !spec.isEmpty && DataSpec(spec) == nil {
             throw ValidationError("'\(spec)' is not idx:IMAGES,LABELS, npy:FEATURES,LABELS or csv:PATH")
         }
-        (job.trainData, job.testData) = (trainData, testData)
-        if trainData.isEmpty {  // the built-in task is generated whole (in memory) by the standalone run
-            let floats = (trainSamples + testSamples) * job.layerSizes[0]
+        (job.plan.trainData, job.plan.testData) = (trainData, testData)
+        if trainData.isEmpty, !job.plan.model.isEmpty {  // the built-in task is generated whole (in memory)
+            let inputs = try Models.dataShape(job.plan.model).inputs
+            let floats = (trainSamples + testSamples) * inputs
             guard floats <= Self.maxFloats else {
-                throw ValidationError("the built-in task's samples come to \(floats) floats with \(job.layerSizes[0]) inputs; "
+                throw ValidationError("the built-in task's samples come to \(floats) floats with \(inputs) inputs; "
                                       + "at most \(Self.maxFloats) (8 GiB): lower --train-samples or --test-samples")
             }
         }
-        let chunks = job.params.reduce(0) { $0 + ($1.count + chunkElements - 1) / chunkElements }
+        let chunks = job.tensors.reduce(0) { $0 + ($1.count + chunkElements - 1) / chunkElements }
         guard chunks <= Self.maxChunks else {
             throw ValidationError("--chunk-elements \(chunkElements) cuts the model into \(chunks) chunks; at most \(Self.maxChunks)")
         }
@@ -166,20 +204,21 @@ struct JobOptions: ParsableArguments {
         guard microBatches > 0, batchSize % microBatches == 0 else {
             throw ValidationError("--micro-batches must be positive and divide --batch-size \(batchSize) (got \(microBatches))")
         }
-        job.microBatches = microBatches
+        job.plan.microBatches = microBatches
         guard (0...Self.maxWireCount).contains(maxInflight) else {
             throw ValidationError("--max-inflight must be from 0 to \(Self.maxWireCount) (got \(maxInflight))")
         }
         guard maxInflight <= 1 || model != .bsp else {
             throw ValidationError("--max-inflight \(maxInflight) computes on weights older than the last round: bsp allows at most 1")
         }
-        job.maxInflight = maxInflight
+        job.plan.maxInflight = maxInflight
         return job
     }
 
     /// The same options as arguments, for starting child processes.
     var arguments: [String] {
-        ["--servers", "\(servers)", "--workers", "\(workers)", "--layers", layers, "--optimizer", optimizer,
+        ["--servers", "\(servers)", "--workers", "\(workers)", "--model", model, "--layers", layers, "--params", params,
+         "--optimizer", optimizer,
          "--lr", "\(learningRate)", "--momentum", "\(momentum)", "--weight-decay", "\(weightDecay)",
          "--batch-size", "\(batchSize)", "--accumulate", "\(accumulate)",
          "--micro-batches", "\(microBatches)", "--max-inflight", "\(maxInflight)",

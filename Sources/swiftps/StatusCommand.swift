@@ -21,17 +21,28 @@ struct StatusCommand: AsyncParsableCommand {
         do {
             let status = try await client.clusterStatus()
             await client.close()
-            print("ID  ROLE    RANK  STATE     CLOCK     HEARTBEAT  RATE/S     ADDRESS")
-            for n in status.nodes {
-                print(String(format: "%-3d %-7@ %-5d %-9@ %-9llu %-10@ %-10.1f %@", n.id, n.role.description, n.rank,
-                             n.state.description, n.clock, "\(n.millisSinceHeartbeat)ms ago", n.samplesPerSecond,
-                             n.address.isEmpty ? "-" : n.address))
+            let header = ["ID", "ROLE", "RANK", "STATE", "CLOCK", "HEARTBEAT", "RATE/S", "ADDRESS"]
+            let rows = status.nodes.map { n in
+                ["\(n.id)", n.role.description, "\(n.rank)", n.state.description, "\(n.clock)",
+                 "\(n.millisSinceHeartbeat)ms", String(format: "%.1f", n.samplesPerSecond), n.address.isEmpty ? "-" : n.address]
             }
+            print(Self.table([header] + rows), terminator: "")
             print(status.jobFinished ? "job finished" : "job running")
         } catch {
             await client.close()
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// Rows as lines whose columns are padded to their widest cell, two spaces apart (the last column unpadded).
+    static func table(_ rows: [[String]]) -> String {
+        let columns = rows.map(\.count).max() ?? 0
+        let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0)
+            }.joined() + "\n"
+        }.joined()
     }
 }

@@ -114,6 +114,13 @@ extension Integration {
             #expect(serverRow[3] == "alive" && serverRow.last.map(String.init) == serverAddress)
             #expect(workerRow[3] == "alive" && (UInt64(workerRow[4]) ?? 0) >= 1, "worker clock: \(workerRow)")
             #expect(status.stdout.contains("job running"))
+            // Every cell starts where its column's heading does.
+            let lines = status.stdout.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("job ") }
+            let starts = { (line: String) -> [Int] in
+                let characters = Array(line)
+                return characters.indices.filter { characters[$0] != " " && ($0 == 0 || characters[$0 - 1] == " ") }
+            }
+            #expect(lines.count == 3 && lines.allSatisfy { starts($0) == starts(lines[0]) }, "\(status.stdout)")
             for process in [worker, server, coordinator] { process.signal() }
             for process in [worker, server, coordinator] { #expect(try await process.exitStatus(timeout: .seconds(10)) == 0) }
         }

@@ -4,6 +4,7 @@ import SwiftPSCore
 import SwiftPSWire
 import SwiftPSTransport
 import SwiftPSServer
+import SwiftPSModel
 
 extension Integration {
     /// Seeded random messages, from garbage frames to well-formed envelopes with wrong parts, against a real server
@@ -13,7 +14,7 @@ extension Integration {
 
         /// The job's chunks (`BadInput.job`) and their element counts.
         static let counts = Dictionary(uniqueKeysWithValues: Placement.chunks(
-            params: ParamSpec.mlp(layerSizes: [4, 3, 2]), chunkElements: 4, servers: [1]).map { ($0.key, $0.count) })
+            tensors: MLP.tensors(layerSizes: [4, 3, 2]), chunkElements: 4, servers: [1]).map { ($0.key, $0.count) })
 
         /// One random message: a quarter garbage frames; the rest envelopes of one of `methods` that are mostly
         /// well formed (known keys, matching counts, sizes and frame numbers, a valid body) with one part or another

@@ -64,7 +64,7 @@ extension Integration {
                                               "test_samples": 1000, "batch_size": 32, "accumulate": 2,
                                               "chunk_elements": 500, "heartbeat_timeout_ms": 5000]
             for (key, value) in expected { #expect(Self.number(run.job, key) == value, "job.\(key)") }
-            #expect(run.job["layer_sizes"] as? [Int] == [16, 64, 10])
+            #expect(run.job["model"] as? String == "mlp:16,64,10")
             #expect(run.job["wire_dtype"] as? String == "f32")
             #expect(run.job["allow_nonfinite"] as? Bool == false)
             #expect(run.job["consistency"] as? String == "async")

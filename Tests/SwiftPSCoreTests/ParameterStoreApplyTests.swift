@@ -2,12 +2,12 @@ import Testing
 import SwiftPSCore
 
 @Suite struct ParameterStoreApplyTests {
-    static let params = [ParamSpec(name: "w", count: 5, fanIn: 5), ParamSpec(name: "b", count: 3, fanIn: 0)]
+    static let params = [TensorSpec(name: "w", shape: [5], initializer: .heNormal, fanIn: 5), TensorSpec(name: "b", shape: [3])]
     /// Chunks of 2: w → (0,0) 2, (0,1) 2, (0,2) 1; b → (1,0) 2, (1,1) 1.
-    static let chunks = Placement.chunks(params: params, chunkElements: 2, servers: [1])
+    static let chunks = Placement.chunks(tensors: params, chunkElements: 2, servers: [1])
 
     static func store(_ optimizer: OptimizerConfig) -> ParameterStore {
-        ParameterStore(chunks: chunks, params: params, seed: 11, optimizer: optimizer)
+        ParameterStore(chunks: chunks, tensors: params, seed: 11, optimizer: optimizer)
     }
 
     static func push(_ store: ParameterStore, _ tensors: [TestTensor], misalign: Int = 0) throws -> [UInt64] {

@@ -3,16 +3,16 @@ import SwiftPSCore
 
 @Suite struct ParameterStoreInitTests {
     static let params = [
-        ParamSpec(name: "w0", count: 1000, fanIn: 10), ParamSpec(name: "b0", count: 7, fanIn: 0),
-        ParamSpec(name: "w1", count: 333, fanIn: 50), ParamSpec(name: "b1", count: 1, fanIn: 0),
+        TensorSpec(name: "w0", shape: [1000], initializer: .heNormal, fanIn: 10), TensorSpec(name: "b0", shape: [7]),
+        TensorSpec(name: "w1", shape: [333], initializer: .heNormal, fanIn: 50), TensorSpec(name: "b1", shape: [1]),
     ]
     static let sgd = OptimizerConfig(kind: .sgd, learningRate: 0.1)
 
     /// Builds one store per server and reassembles every parameter from them, as bit patterns.
     static func reassemble(chunkElements: Int, servers: [UInt32], seed: UInt64 = 7) -> [[UInt32]] {
-        let chunks = Placement.chunks(params: params, chunkElements: chunkElements, servers: servers)
+        let chunks = Placement.chunks(tensors: params, chunkElements: chunkElements, servers: servers)
         let stores = Dictionary(uniqueKeysWithValues: servers.map { id in
-            (id, ParameterStore(chunks: chunks.filter { $0.server == id }, params: params, seed: seed, optimizer: sgd))
+            (id, ParameterStore(chunks: chunks.filter { $0.server == id }, tensors: params, seed: seed, optimizer: sgd))
         })
         var out = params.map { [UInt32](repeating: 0xFFFF_FFFF, count: $0.count) }
         for chunk in chunks {
@@ -45,9 +45,9 @@ import SwiftPSCore
 
     @Test(arguments: [10, 50, 512])
     func weightsAreHeScaled(fanIn: Int) throws {
-        let spec = ParamSpec(name: "big", count: 200_000, fanIn: fanIn)
-        let chunks = Placement.chunks(params: [spec], chunkElements: 30_000, servers: [1])
-        let store = ParameterStore(chunks: chunks, params: [spec], seed: 3, optimizer: Self.sgd)
+        let spec = TensorSpec(name: "big", shape: [200_000], initializer: .heNormal, fanIn: fanIn)
+        let chunks = Placement.chunks(tensors: [spec], chunkElements: 30_000, servers: [1])
+        let store = ParameterStore(chunks: chunks, tensors: [spec], seed: 3, optimizer: Self.sgd)
         let values = chunks.flatMap { store.weights(of: $0.key) }.map(Double.init)
         let mean = values.reduce(0, +) / Double(values.count)
         let std = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)).squareRoot()
@@ -57,8 +57,8 @@ import SwiftPSCore
     }
 
     @Test func bookkeeping() {
-        let chunks = Placement.chunks(params: Self.params, chunkElements: 300, servers: [1])
-        let store = ParameterStore(chunks: chunks, params: Self.params, seed: 1, optimizer: Self.sgd)
+        let chunks = Placement.chunks(tensors: Self.params, chunkElements: 300, servers: [1])
+        let store = ParameterStore(chunks: chunks, tensors: Self.params, seed: 1, optimizer: Self.sgd)
         #expect(store.keyCount == 4 + 1 + 2 + 1)
         #expect(store.elements == 1341)
         #expect(store.keys == chunks.map(\.key))

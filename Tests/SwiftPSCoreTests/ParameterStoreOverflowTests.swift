@@ -4,11 +4,11 @@ import SwiftPSCore
 /// A finite gradient so large that its update would take a weight or the optimizer's state past the largest fp32:
 /// refused like a NaN, with every weight, state value and version left as it was.
 @Suite struct ParameterStoreOverflowTests {
-    static let params = [ParamSpec(name: "w", count: 4, fanIn: 2)]
+    static let params = [TensorSpec(name: "w", shape: [4], initializer: .heNormal, fanIn: 2)]
     static let w = Chunk.key(param: 0, chunk: 0)
 
     static func store(_ optimizer: OptimizerConfig) -> ParameterStore {
-        ParameterStore(chunks: Placement.chunks(params: params, chunkElements: 4, servers: [1]), params: params, seed: 5,
+        ParameterStore(chunks: Placement.chunks(tensors: params, chunkElements: 4, servers: [1]), tensors: params, seed: 5,
                        optimizer: optimizer)
     }
 
@@ -68,8 +68,8 @@ import SwiftPSCore
     }
 
     @Test func allowNonFiniteLetsItThrough() {
-        let store = ParameterStore(chunks: Placement.chunks(params: Self.params, chunkElements: 4, servers: [1]),
-                                   params: Self.params, seed: 5, optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.5),
+        let store = ParameterStore(chunks: Placement.chunks(tensors: Self.params, chunkElements: 4, servers: [1]),
+                                   tensors: Self.params, seed: 5, optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.5),
                                    allowNonFinite: true)
         for _ in 0..<3 { #expect(Self.push(store, [3e38, 0, 1, -1]) == nil) }
         #expect(store.weights(of: Self.w)[0] == -.infinity && store.version(of: Self.w) == 3)
@@ -77,9 +77,9 @@ import SwiftPSCore
 
     /// BSP: each push alone is fine, their sum overflows; that key is left as it was and reported, the others applied.
     @Test func aRoundWhoseSumWouldOverflowLeavesThatKeyAsItWas() throws {
-        let params = [ParamSpec(name: "w", count: 2, fanIn: 2), ParamSpec(name: "b", count: 1, fanIn: 0)]
-        let store = ParameterStore(chunks: Placement.chunks(params: params, chunkElements: 4, servers: [1]),
-                                   params: params, seed: 5, optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.5))
+        let params = [TensorSpec(name: "w", shape: [2], initializer: .heNormal, fanIn: 2), TensorSpec(name: "b", shape: [1])]
+        let store = ParameterStore(chunks: Placement.chunks(tensors: params, chunkElements: 4, servers: [1]),
+                                   tensors: params, seed: 5, optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.5))
         let w = Chunk.key(param: 0, chunk: 0), b = Chunk.key(param: 1, chunk: 0)
         let initial = store.weights(of: w)
         let skipped = try withViews([TestTensor(key: w, values: [3e38, 1]), TestTensor(key: b, values: [1])]) { rank0 in

@@ -6,7 +6,7 @@ import SwiftPSCore
     static let key = Chunk.key(param: 0, chunk: 0)
 
     static func store() -> ParameterStore {
-        ParameterStore(chunks: ParameterStoreApplyTests.chunks, params: ParameterStoreApplyTests.params, seed: 11,
+        ParameterStore(chunks: ParameterStoreApplyTests.chunks, tensors: ParameterStoreApplyTests.params, seed: 11,
                        optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.5))
     }
 

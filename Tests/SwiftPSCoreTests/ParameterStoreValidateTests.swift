@@ -10,14 +10,14 @@ struct BadPush: Sendable, CustomTestStringConvertible {
 }
 
 @Suite struct ParameterStoreValidateTests {
-    static let params = [ParamSpec(name: "w", count: 4, fanIn: 2), ParamSpec(name: "b", count: 3, fanIn: 0)]
+    static let params = [TensorSpec(name: "w", shape: [4], initializer: .heNormal, fanIn: 2), TensorSpec(name: "b", shape: [3])]
     static let w = Chunk.key(param: 0, chunk: 0), b = Chunk.key(param: 1, chunk: 0)
     static let goodW = TestTensor(key: w, values: [0.5, -0.5, 1, 2])
     static let goodB = TestTensor(key: b, values: [1, 2, 3])
 
     static func store(allowNonFinite: Bool = false) -> ParameterStore {
-        let chunks = Placement.chunks(params: params, chunkElements: 4, servers: [1])
-        let store = ParameterStore(chunks: chunks, params: params, seed: 5,
+        let chunks = Placement.chunks(tensors: params, chunkElements: 4, servers: [1])
+        let store = ParameterStore(chunks: chunks, tensors: params, seed: 5,
                                    optimizer: OptimizerConfig(kind: .momentum, learningRate: 0.1),
                                    allowNonFinite: allowNonFinite)
         // One update first, so that versions and biases are not at their initial values.

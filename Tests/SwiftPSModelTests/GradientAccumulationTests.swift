@@ -42,7 +42,7 @@ import SwiftPSModel
         #expect(abs(lossSum / Double(parts) - Double(wholeLoss)) < 1e-5)
 
         var mismatches: [String] = [], largest: Float = 0
-        for (p, spec) in whole.specs.enumerated() {
+        for (p, spec) in whole.tensors.enumerated() {
             for i in 0..<spec.count {
                 let expected = whole.gradients[p].pointer[i], got = accumulated.gradients[p].pointer[i]
                 if abs(expected - got) > 1e-6 + 1e-4 * abs(expected) {
@@ -93,7 +93,7 @@ import SwiftPSModel
             }
         }
         #expect(abs(lossSum / Double(parts) - Double(wholeLoss)) < 1e-5)
-        for (p, spec) in whole.specs.enumerated() {
+        for (p, spec) in whole.tensors.enumerated() {
             for i in 0..<spec.count {
                 let expected = whole.gradients[p].pointer[i], got = layered.gradients[p].pointer[i]
                 #expect(abs(expected - got) <= 1e-6 + 1e-4 * abs(expected), "\(spec.name)[\(i)]")

@@ -9,17 +9,17 @@ import Darwin
 #endif
 
 @Suite struct MLPTests {
-    @Test func layoutFollowsParamSpec() {
+    @Test func layoutFollowsItsTensors() {
         let mlp = MLP(layerSizes: [5, 7, 4], maxBatch: 2)
-        #expect(mlp.specs == ParamSpec.mlp(layerSizes: [5, 7, 4]))
-        #expect(mlp.parameters.map(\.count) == mlp.specs.map(\.count))
-        #expect(mlp.gradients.map(\.count) == mlp.specs.map(\.count))
+        #expect(mlp.tensors == MLP.tensors(layerSizes: [5, 7, 4]))
+        #expect(mlp.parameters.map(\.count) == mlp.tensors.map(\.count))
+        #expect(mlp.gradients.map(\.count) == mlp.tensors.map(\.count))
     }
 
     @Test func initializeMatchesDeterministicInit() {
         let mlp = MLP(layerSizes: [5, 7, 4], maxBatch: 2)
         mlp.initialize(seed: 99)
-        for (i, spec) in mlp.specs.enumerated() {
+        for (i, spec) in mlp.tensors.enumerated() {
             let expected = FloatBuffer(count: spec.count)
             DeterministicInit.fill(expected.buffer, seed: 99, param: i, spec: spec, offset: 0)
             #expect(mlp.parameters[i].array == expected.array, "\(spec.name)")
@@ -50,7 +50,7 @@ import Darwin
 
         let eps: Float = 1e-2
         var mismatches: [String] = [], checked = 0, largest: Float = 0
-        for (p, spec) in mlp.specs.enumerated() {
+        for (p, spec) in mlp.tensors.enumerated() {
             let w = mlp.parameters[p].pointer
             for i in 0..<spec.count {
                 let saved = w[i]
@@ -67,7 +67,7 @@ import Darwin
                 checked += 1
             }
         }
-        #expect(checked == mlp.specs.map(\.count).reduce(0, +))
+        #expect(checked == mlp.tensors.map(\.count).reduce(0, +))
         #expect(mismatches.isEmpty, "\(mismatches.count) of \(checked) differ: \(mismatches.prefix(5))")
         // The gradients are far larger than the tolerance, so agreeing means something.
         #expect(largest > 0.1)

@@ -20,7 +20,7 @@ import SwiftPSModel
                         let size = min(batch, train.count - start)
                         _ = mlp.lossAndGradients(features: features.baseAddress! + start * train.inputs,
                                                  labels: labels.baseAddress! + start, batch: size)
-                        for (i, spec) in mlp.specs.enumerated() {
+                        for (i, spec) in mlp.tensors.enumerated() {
                             Optimizer.apply(sgd, weights: mlp.parameters[i].pointer, state: noState.pointer,
                                             gradient: mlp.gradients[i].pointer, count: spec.count,
                                             step: UInt64(epoch + 1))

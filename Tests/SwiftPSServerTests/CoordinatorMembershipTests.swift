@@ -49,10 +49,10 @@ import SwiftPSCoordinator
         #expect(map.ready)
         #expect(map.servers.map(\.id) == [1, 3])
         #expect(map.servers.map(\.address) == ["tcp://10.0.0.1:7000", "tcp://10.0.0.2:7000"])
-        #expect(map.params == job.params)
+        #expect(map.tensors == job.tensors)
         // [8, 16, 4] in chunks of 32: 128 → 4 chunks, 16 → 1, 64 → 2, 4 → 1.
         #expect(map.chunks.count == 8)
-        #expect(map.chunks == Placement.chunks(params: job.params, chunkElements: 32, servers: [1, 3]))
+        #expect(map.chunks == Placement.chunks(tensors: job.tensors, chunkElements: 32, servers: [1, 3]))
         #expect(Set(map.chunks.map(\.server)) == [1, 3])
     }
 

@@ -23,7 +23,10 @@ final class CoordinatorTranscript {
         var job = JobConfig()
         job.servers = 2
         job.workers = 2
-        job.layerSizes = [8, 16, 4]
+        job.tensors = [TensorSpec(name: "layers.0.weight", shape: [8, 16], initializer: .heNormal),
+                       TensorSpec(name: "layers.0.bias", shape: [16]),
+                       TensorSpec(name: "layers.1.weight", shape: [16, 4], initializer: .heNormal),
+                       TensorSpec(name: "layers.1.bias", shape: [4])]
         job.chunkElements = 32
         job.heartbeatTimeoutMs = 1000
         return job

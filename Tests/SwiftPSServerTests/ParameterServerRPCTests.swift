@@ -91,9 +91,9 @@ import SwiftPSServer
     /// a refused part leaves its keys unchanged while the parts before it were applied.
     @Test func largePushesGoInPartsEachAllOrNothing() async throws {
         let mebi = 1 << 18  // floats in 1 MiB
-        let params = [ParamSpec(name: "big", count: 6 * mebi, fanIn: 0)]
-        let chunks = Placement.chunks(params: params, chunkElements: mebi, servers: [7])
-        let store = ParameterStore(chunks: chunks, params: params, seed: 3, optimizer: TestShard.sgd)
+        let params = [TensorSpec(name: "big", shape: [6 * mebi])]
+        let chunks = Placement.chunks(tensors: params, chunkElements: mebi, servers: [7])
+        let store = ParameterStore(chunks: chunks, tensors: params, seed: 3, optimizer: TestShard.sgd)
         try await Self.withServer(store) { client, _ in
             let ones = [Float](repeating: 1, count: mebi)
             #expect(try await client.push(chunks.map { tensor($0.key, ones) }) == Array(repeating: 1, count: 6))
@@ -110,9 +110,9 @@ import SwiftPSServer
     /// being sent must not change what it carries. Every pull's values must be those of the version it reports.
     @Test func pullRepliesInFlightKeepTheirValuesWhilePushesApply() async throws {
         let count = 1 << 20  // 4 MiB: long enough on the wire for the pushes behind it to overlap
-        let params = [ParamSpec(name: "big", count: count, fanIn: 64)]
-        let chunks = Placement.chunks(params: params, chunkElements: count, servers: [7])
-        let store = ParameterStore(chunks: chunks, params: params, seed: 5, optimizer: TestShard.sgd)
+        let params = [TensorSpec(name: "big", shape: [count], initializer: .heNormal, fanIn: 64)]
+        let chunks = Placement.chunks(tensors: params, chunkElements: count, servers: [7])
+        let store = ParameterStore(chunks: chunks, tensors: params, seed: 5, optimizer: TestShard.sgd)
         let initial = store.withWeights(of: chunks[0].key) { weights, _ in Array(weights) }!
         try await Self.withServer(store) { client, _ in
             let ones = tensor(chunks[0].key, [Float](repeating: 1, count: count))

@@ -6,14 +6,14 @@ import SwiftPSServer
 /// The shard most server tests use: w (2000 floats) in chunks of 1500, so that one payload is large enough to go
 /// zero-copy, and b (3 floats), all on server 7.
 enum TestShard {
-    static let params = [ParamSpec(name: "w", count: 2000, fanIn: 20), ParamSpec(name: "b", count: 3, fanIn: 0)]
-    static let chunks = Placement.chunks(params: params, chunkElements: 1500, servers: [7])
+    static let params = [TensorSpec(name: "w", shape: [2000], initializer: .heNormal, fanIn: 20), TensorSpec(name: "b", shape: [3])]
+    static let chunks = Placement.chunks(tensors: params, chunkElements: 1500, servers: [7])
     static let w0 = Chunk.key(param: 0, chunk: 0), w1 = Chunk.key(param: 0, chunk: 1), b = Chunk.key(param: 1, chunk: 0)
     static let sgd = OptimizerConfig(kind: .sgd, learningRate: 0.5)
 
     /// A fresh store; every call gives the same initial weights.
     static func store() -> ParameterStore {
-        ParameterStore(chunks: chunks, params: params, seed: 21, optimizer: sgd)
+        ParameterStore(chunks: chunks, tensors: params, seed: 21, optimizer: sgd)
     }
 
     static func initial(_ key: UInt64) -> [Float] {

@@ -12,16 +12,28 @@ func roundTrip<M: WireMessage & Equatable>(_ message: M) throws -> M {
     static var fullJob: JobConfig {
         var job = JobConfig()
         job.seed = 0xDEAD_BEEF_CAFE_F00D
-        job.layerSizes = [784, 300, 100, 10]
+        job.tensors = [TensorSpec(name: "layers.0.weight", shape: [784, 300], initializer: .heNormal),
+                       TensorSpec(name: "layers.0.bias", shape: [300], weightDecay: false),
+                       TensorSpec(name: "gain", shape: [3, 1, 5], initializer: .constant(1.5), lrScale: 0.25,
+                                  frozen: true),
+                       TensorSpec(name: "table", shape: [7, 2], initializer: .xavierUniform, fanIn: 3, fanOut: 4),
+                       TensorSpec(name: "pushed", shape: [1], initializer: .pushed)]
         job.optimizer = OptimizerConfig(kind: .adam, learningRate: 0.003, momentum: 0.8, beta1: 0.85, beta2: 0.995,
                                         epsilon: 1e-6, weightDecay: 0.0005)
         job.chunkElements = 4096
         job.servers = 3
         job.workers = 5
-        job.batchSize = 128
-        job.epochs = 7
-        job.trainSamples = 60_000
-        job.testSamples = 10_000
+        job.plan.model = "mlp:784,300,10"
+        job.plan.batchSize = 128
+        job.plan.epochs = 7
+        job.plan.trainSamples = 60_000
+        job.plan.testSamples = 10_000
+        job.plan.compression = .topK(fraction: 0.25)
+        job.plan.trainData = "npy:a.npy,b.npy"
+        job.plan.testData = "csv:t.csv"
+        job.plan.microBatches = 4
+        job.plan.maxInflight = 3
+        job.consistency = .ssp(staleness: 2)
         job.heartbeatTimeoutMs = 1234
         job.allowNonFinite = true
         return job
@@ -64,13 +76,18 @@ func roundTrip<M: WireMessage & Equatable>(_ message: M) throws -> M {
     }
 
     @Test func shardMap() throws {
-        let params = ParamSpec.mlp(layerSizes: [6, 5, 3])
-        let chunks = Placement.chunks(params: params, chunkElements: 4, servers: [1, 8])
+        let params = [TensorSpec(name: "layers.0.weight", shape: [6, 5], initializer: .heNormal),
+                      TensorSpec(name: "b", shape: [5], initializer: .uniform(low: -0.5, high: 0.25), lrScale: 0.5,
+                                 weightDecay: false),
+                      TensorSpec(name: "emb", shape: [2, 2, 3], initializer: .normal(std: 0.02), fanIn: 7, fanOut: 9,
+                                 frozen: true),
+                      TensorSpec(name: "t", shape: [1], initializer: .pushed)]
+        let chunks = Placement.chunks(tensors: params, chunkElements: 4, servers: [1, 8])
         let map = ShardMap(ready: true, servers: Array(Self.nodes.prefix(1)) + [NodeInfo(id: 8, role: .server,
-                           address: "tcp://10.0.0.6:7002", rank: 1)], params: params, chunks: chunks)
+                           address: "tcp://10.0.0.6:7002", rank: 1)], tensors: params, chunks: chunks)
         let decoded = try roundTrip(map)
         #expect(decoded == map)
-        #expect(decoded.chunks.count == 8 + 2 + 4 + 1 && decoded.params.map(\.fanIn) == [6, 0, 5, 0])
+        #expect(decoded.chunks.count == 8 + 2 + 3 + 1 && decoded.tensors.map(\.count) == [30, 5, 12, 1])
         #expect(try roundTrip(ShardMap(ready: false)) == ShardMap(ready: false))
     }
 

@@ -18,10 +18,11 @@ PROTOBUF_C__BEGIN_DECLS
 typedef struct Swiftps__V1__Status Swiftps__V1__Status;
 typedef struct Swiftps__V1__TensorHeader Swiftps__V1__TensorHeader;
 typedef struct Swiftps__V1__Envelope Swiftps__V1__Envelope;
+typedef struct Swiftps__V1__TensorSpec Swiftps__V1__TensorSpec;
 typedef struct Swiftps__V1__OptimizerConfig Swiftps__V1__OptimizerConfig;
+typedef struct Swiftps__V1__TrainingPlan Swiftps__V1__TrainingPlan;
 typedef struct Swiftps__V1__JobConfig Swiftps__V1__JobConfig;
 typedef struct Swiftps__V1__NodeInfo Swiftps__V1__NodeInfo;
-typedef struct Swiftps__V1__ParamSpec Swiftps__V1__ParamSpec;
 typedef struct Swiftps__V1__Chunk Swiftps__V1__Chunk;
 typedef struct Swiftps__V1__RegisterRequest Swiftps__V1__RegisterRequest;
 typedef struct Swiftps__V1__RegisterReply Swiftps__V1__RegisterReply;
@@ -33,6 +34,8 @@ typedef struct Swiftps__V1__BarrierRequest Swiftps__V1__BarrierRequest;
 typedef struct Swiftps__V1__BarrierReply Swiftps__V1__BarrierReply;
 typedef struct Swiftps__V1__FinishRequest Swiftps__V1__FinishRequest;
 typedef struct Swiftps__V1__FinishReply Swiftps__V1__FinishReply;
+typedef struct Swiftps__V1__DeclareTensorsRequest Swiftps__V1__DeclareTensorsRequest;
+typedef struct Swiftps__V1__DeclareTensorsReply Swiftps__V1__DeclareTensorsReply;
 typedef struct Swiftps__V1__ClusterStatusRequest Swiftps__V1__ClusterStatusRequest;
 typedef struct Swiftps__V1__ClusterStatusReply Swiftps__V1__ClusterStatusReply;
 typedef struct Swiftps__V1__PushRequest Swiftps__V1__PushRequest;
@@ -41,6 +44,8 @@ typedef struct Swiftps__V1__PullRequest Swiftps__V1__PullRequest;
 typedef struct Swiftps__V1__PullReply Swiftps__V1__PullReply;
 typedef struct Swiftps__V1__PushPullRequest Swiftps__V1__PushPullRequest;
 typedef struct Swiftps__V1__PushPullReply Swiftps__V1__PushPullReply;
+typedef struct Swiftps__V1__AssignRequest Swiftps__V1__AssignRequest;
+typedef struct Swiftps__V1__AssignReply Swiftps__V1__AssignReply;
 typedef struct Swiftps__V1__StatsRequest Swiftps__V1__StatsRequest;
 typedef struct Swiftps__V1__StatsReply Swiftps__V1__StatsReply;
 
@@ -82,13 +87,15 @@ typedef enum _Swiftps__V1__Method {
   SWIFTPS__V1__METHOD__BARRIER = 4,
   SWIFTPS__V1__METHOD__FINISH = 5,
   SWIFTPS__V1__METHOD__CLUSTER_STATUS = 6,
+  SWIFTPS__V1__METHOD__DECLARE_TENSORS = 7,
   /*
    * ParameterServer
    */
   SWIFTPS__V1__METHOD__PUSH = 10,
   SWIFTPS__V1__METHOD__PULL = 11,
   SWIFTPS__V1__METHOD__PUSH_PULL = 12,
-  SWIFTPS__V1__METHOD__STATS = 13
+  SWIFTPS__V1__METHOD__STATS = 13,
+  SWIFTPS__V1__METHOD__ASSIGN = 14
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SWIFTPS__V1__METHOD)
 } Swiftps__V1__Method;
 typedef enum _Swiftps__V1__DType {
@@ -119,6 +126,46 @@ typedef enum _Swiftps__V1__NodeState {
   SWIFTPS__V1__NODE_STATE__DEAD = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SWIFTPS__V1__NODE_STATE)
 } Swiftps__V1__NodeState;
+/*
+ * How a tensor's initial values are made. Every element is a pure function of (job seed, tensor index, element
+ * index), so a tensor's values do not depend on how many servers hold it or how it is cut into chunks.
+ */
+typedef enum _Swiftps__V1__Initializer {
+  SWIFTPS__V1__INITIALIZER__INIT_ZEROS = 0,
+  SWIFTPS__V1__INITIALIZER__INIT_ONES = 1,
+  /*
+   * every element init_a
+   */
+  SWIFTPS__V1__INITIALIZER__INIT_CONSTANT = 2,
+  /*
+   * mean 0, standard deviation init_a
+   */
+  SWIFTPS__V1__INITIALIZER__INIT_NORMAL = 3,
+  /*
+   * uniform in [init_a, init_b)
+   */
+  SWIFTPS__V1__INITIALIZER__INIT_UNIFORM = 4,
+  /*
+   * normal, standard deviation sqrt(2 / fan_in)
+   */
+  SWIFTPS__V1__INITIALIZER__INIT_HE_NORMAL = 5,
+  /*
+   * uniform in ±sqrt(6 / (fan_in + fan_out))
+   */
+  SWIFTPS__V1__INITIALIZER__INIT_XAVIER_UNIFORM = 6,
+  /*
+   * uploaded with Assign; its keys answer UNAVAILABLE until assigned
+   */
+  SWIFTPS__V1__INITIALIZER__INIT_PUSHED = 7
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SWIFTPS__V1__INITIALIZER)
+} Swiftps__V1__Initializer;
+typedef enum _Swiftps__V1__Layout {
+  /*
+   * row-major, every element stored (room for row-sparse embedding tables later)
+   */
+  SWIFTPS__V1__LAYOUT__LAYOUT_DENSE = 0
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SWIFTPS__V1__LAYOUT)
+} Swiftps__V1__Layout;
 typedef enum _Swiftps__V1__OptimizerKind {
   SWIFTPS__V1__OPTIMIZER_KIND__OPTIMIZER_UNSPECIFIED = 0,
   SWIFTPS__V1__OPTIMIZER_KIND__SGD = 1,
@@ -191,6 +238,49 @@ struct  Swiftps__V1__Envelope
     , 0, SWIFTPS__V1__METHOD__METHOD_UNSPECIFIED, 0, NULL, {0,NULL}, 0,NULL }
 
 
+/*
+ * One named tensor of the model. Its wire keys are (tensor index << 32 | chunk index), the index being its
+ * position in the declaration.
+ */
+struct  Swiftps__V1__TensorSpec
+{
+  ProtobufCMessage base;
+  char *name;
+  /*
+   * row-major; the element count is the product (at least one dimension)
+   */
+  size_t n_shape;
+  uint64_t *shape;
+  Swiftps__V1__Initializer initializer;
+  float init_a;
+  float init_b;
+  /*
+   * HE_NORMAL, XAVIER_UNIFORM; 0: shape[0] (the [in, out] layout of swiftps's own models)
+   */
+  uint64_t fan_in;
+  /*
+   * XAVIER_UNIFORM; 0: shape[1] (1 for a 1-D tensor)
+   */
+  uint64_t fan_out;
+  /*
+   * multiplies the job's learning rate for this tensor; 0 means 1
+   */
+  float lr_scale;
+  /*
+   * the job's weight decay does not apply (biases, norms, embeddings)
+   */
+  protobuf_c_boolean no_weight_decay;
+  /*
+   * pushes to it are validated and counted but change nothing
+   */
+  protobuf_c_boolean frozen;
+  Swiftps__V1__Layout layout;
+};
+#define SWIFTPS__V1__TENSOR_SPEC__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__tensor_spec__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, SWIFTPS__V1__INITIALIZER__INIT_ZEROS, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__LAYOUT__LAYOUT_DENSE }
+
+
 struct  Swiftps__V1__OptimizerConfig
 {
   ProtobufCMessage base;
@@ -207,29 +297,23 @@ struct  Swiftps__V1__OptimizerConfig
     , SWIFTPS__V1__OPTIMIZER_KIND__OPTIMIZER_UNSPECIFIED, 0, 0, 0, 0, 0, 0 }
 
 
-struct  Swiftps__V1__JobConfig
+/*
+ * How workers train: read by workers only; servers and the coordinator never look inside it.
+ */
+struct  Swiftps__V1__TrainingPlan
 {
   ProtobufCMessage base;
-  uint64_t seed;
   /*
-   * input, hidden..., classes
+   * the Swift worker's model, e.g. "mlp:64,512,512,10"; "" when a client declared the space
    */
-  size_t n_layer_sizes;
-  uint32_t *layer_sizes;
-  Swiftps__V1__OptimizerConfig *optimizer;
-  uint32_t chunk_elements;
-  uint32_t servers;
-  uint32_t workers;
+  char *model;
   uint32_t batch_size;
   uint32_t epochs;
+  /*
+   * the built-in task's sizes
+   */
   uint32_t train_samples;
   uint32_t test_samples;
-  uint32_t heartbeat_timeout_ms;
-  protobuf_c_boolean allow_nonfinite;
-  /*
-   * payload dtype of pushes and pulls; servers keep fp32 masters
-   */
-  Swiftps__V1__DType wire_dtype;
   /*
    * mini-batches per push, whose mean gradient the push carries; 0 = 1
    */
@@ -239,15 +323,11 @@ struct  Swiftps__V1__JobConfig
    */
   char *compression;
   /*
-   * Data files read by every worker ("" = the built-in teacher task): "idx:IMAGES,LABELS", "npy:FEATURES,LABELS"
-   * or "csv:PATH" (label in the last column). Each worker reads its own part, by rank.
+   * Data files ("" = the built-in teacher task): "idx:IMAGES,LABELS", "npy:FEATURES,LABELS" or "csv:PATH" (label in
+   * the last column). Each worker reads its own part, by rank (see docs/protocol.md).
    */
   char *train_data;
   char *test_data;
-  /*
-   * How fresh the weights a worker computes on must be: "async" (default), "bsp" or "ssp:S".
-   */
-  char *consistency;
   /*
    * each mini-batch is computed in this many micro-batches; 0 = 1
    */
@@ -258,9 +338,39 @@ struct  Swiftps__V1__JobConfig
    */
   uint32_t max_inflight;
 };
+#define SWIFTPS__V1__TRAINING_PLAN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__training_plan__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Swiftps__V1__JobConfig
+{
+  ProtobufCMessage base;
+  uint64_t seed;
+  Swiftps__V1__OptimizerConfig *optimizer;
+  uint32_t chunk_elements;
+  uint32_t servers;
+  uint32_t workers;
+  uint32_t heartbeat_timeout_ms;
+  protobuf_c_boolean allow_nonfinite;
+  /*
+   * payload dtype of pushes and pulls; servers keep fp32 masters
+   */
+  Swiftps__V1__DType wire_dtype;
+  /*
+   * How fresh the weights a worker computes on must be: "async" (default), "bsp" or "ssp:S".
+   */
+  char *consistency;
+  /*
+   * The parameter space: empty until declared (DeclareTensors) when the coordinator was started without one.
+   */
+  size_t n_tensors;
+  Swiftps__V1__TensorSpec **tensors;
+  Swiftps__V1__TrainingPlan *plan;
+};
 #define SWIFTPS__V1__JOB_CONFIG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__job_config__descriptor) \
-    , 0, 0,NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+    , 0, NULL, 0, 0, 0, 0, 0, SWIFTPS__V1__DTYPE__DTYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, NULL }
 
 
 struct  Swiftps__V1__NodeInfo
@@ -283,25 +393,13 @@ struct  Swiftps__V1__NodeInfo
     , 0, SWIFTPS__V1__ROLE__ROLE_UNSPECIFIED, (char *)protobuf_c_empty_string, SWIFTPS__V1__NODE_STATE__NODE_STATE_UNSPECIFIED, 0, 0, 0, 0 }
 
 
-struct  Swiftps__V1__ParamSpec
-{
-  ProtobufCMessage base;
-  char *name;
-  uint64_t count;
-  /*
-   * 0: initialised to zero (biases)
-   */
-  uint32_t fan_in;
-};
-#define SWIFTPS__V1__PARAM_SPEC__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__param_spec__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
-
-
 struct  Swiftps__V1__Chunk
 {
   ProtobufCMessage base;
   uint64_t key;
+  /*
+   * index of the tensor in the parameter space
+   */
   uint32_t param;
   uint64_t offset;
   uint64_t count;
@@ -385,13 +483,13 @@ struct  Swiftps__V1__ShardMap
 {
   ProtobufCMessage base;
   /*
-   * false until every expected server has registered
+   * false until every expected server has registered and the parameter space is declared
    */
   protobuf_c_boolean ready;
   size_t n_servers;
   Swiftps__V1__NodeInfo **servers;
-  size_t n_params;
-  Swiftps__V1__ParamSpec **params;
+  size_t n_tensors;
+  Swiftps__V1__TensorSpec **tensors;
   size_t n_chunks;
   Swiftps__V1__Chunk **chunks;
 };
@@ -438,6 +536,35 @@ struct  Swiftps__V1__FinishReply
 #define SWIFTPS__V1__FINISH_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__finish_reply__descriptor) \
      }
+
+
+/*
+ * Declares the parameter space of a coordinator started without one. Declaring the space already in force again
+ * is answered OK (a retry, or a second client of the same model); any other declaration gets ALREADY_EXISTS.
+ */
+struct  Swiftps__V1__DeclareTensorsRequest
+{
+  ProtobufCMessage base;
+  size_t n_tensors;
+  Swiftps__V1__TensorSpec **tensors;
+};
+#define SWIFTPS__V1__DECLARE_TENSORS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__declare_tensors_request__descriptor) \
+    , 0,NULL }
+
+
+struct  Swiftps__V1__DeclareTensorsReply
+{
+  ProtobufCMessage base;
+  /*
+   * the space in force
+   */
+  size_t n_tensors;
+  Swiftps__V1__TensorSpec **tensors;
+};
+#define SWIFTPS__V1__DECLARE_TENSORS_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__declare_tensors_reply__descriptor) \
+    , 0,NULL }
 
 
 struct  Swiftps__V1__ClusterStatusRequest
@@ -560,6 +687,28 @@ struct  Swiftps__V1__PushPullReply
     , 0, 0 }
 
 
+/*
+ * Sets initial values: the payload frames (f32, bf16 or f16) replace the weights of their keys. Only a key that no
+ * update has changed yet (version 0) may be assigned; assigning a key again before that is allowed (a retry).
+ */
+struct  Swiftps__V1__AssignRequest
+{
+  ProtobufCMessage base;
+};
+#define SWIFTPS__V1__ASSIGN_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__assign_request__descriptor) \
+     }
+
+
+struct  Swiftps__V1__AssignReply
+{
+  ProtobufCMessage base;
+};
+#define SWIFTPS__V1__ASSIGN_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&swiftps__v1__assign_reply__descriptor) \
+     }
+
+
 struct  Swiftps__V1__StatsRequest
 {
   ProtobufCMessage base;
@@ -643,6 +792,25 @@ Swiftps__V1__Envelope *
 void   swiftps__v1__envelope__free_unpacked
                      (Swiftps__V1__Envelope *message,
                       ProtobufCAllocator *allocator);
+/* Swiftps__V1__TensorSpec methods */
+void   swiftps__v1__tensor_spec__init
+                     (Swiftps__V1__TensorSpec         *message);
+size_t swiftps__v1__tensor_spec__get_packed_size
+                     (const Swiftps__V1__TensorSpec   *message);
+size_t swiftps__v1__tensor_spec__pack
+                     (const Swiftps__V1__TensorSpec   *message,
+                      uint8_t             *out);
+size_t swiftps__v1__tensor_spec__pack_to_buffer
+                     (const Swiftps__V1__TensorSpec   *message,
+                      ProtobufCBuffer     *buffer);
+Swiftps__V1__TensorSpec *
+       swiftps__v1__tensor_spec__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   swiftps__v1__tensor_spec__free_unpacked
+                     (Swiftps__V1__TensorSpec *message,
+                      ProtobufCAllocator *allocator);
 /* Swiftps__V1__OptimizerConfig methods */
 void   swiftps__v1__optimizer_config__init
                      (Swiftps__V1__OptimizerConfig         *message);
@@ -661,6 +829,25 @@ Swiftps__V1__OptimizerConfig *
                       const uint8_t       *data);
 void   swiftps__v1__optimizer_config__free_unpacked
                      (Swiftps__V1__OptimizerConfig *message,
+                      ProtobufCAllocator *allocator);
+/* Swiftps__V1__TrainingPlan methods */
+void   swiftps__v1__training_plan__init
+                     (Swiftps__V1__TrainingPlan         *message);
+size_t swiftps__v1__training_plan__get_packed_size
+                     (const Swiftps__V1__TrainingPlan   *message);
+size_t swiftps__v1__training_plan__pack
+                     (const Swiftps__V1__TrainingPlan   *message,
+                      uint8_t             *out);
+size_t swiftps__v1__training_plan__pack_to_buffer
+                     (const Swiftps__V1__TrainingPlan   *message,
+                      ProtobufCBuffer     *buffer);
+Swiftps__V1__TrainingPlan *
+       swiftps__v1__training_plan__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   swiftps__v1__training_plan__free_unpacked
+                     (Swiftps__V1__TrainingPlan *message,
                       ProtobufCAllocator *allocator);
 /* Swiftps__V1__JobConfig methods */
 void   swiftps__v1__job_config__init
@@ -699,25 +886,6 @@ Swiftps__V1__NodeInfo *
                       const uint8_t       *data);
 void   swiftps__v1__node_info__free_unpacked
                      (Swiftps__V1__NodeInfo *message,
-                      ProtobufCAllocator *allocator);
-/* Swiftps__V1__ParamSpec methods */
-void   swiftps__v1__param_spec__init
-                     (Swiftps__V1__ParamSpec         *message);
-size_t swiftps__v1__param_spec__get_packed_size
-                     (const Swiftps__V1__ParamSpec   *message);
-size_t swiftps__v1__param_spec__pack
-                     (const Swiftps__V1__ParamSpec   *message,
-                      uint8_t             *out);
-size_t swiftps__v1__param_spec__pack_to_buffer
-                     (const Swiftps__V1__ParamSpec   *message,
-                      ProtobufCBuffer     *buffer);
-Swiftps__V1__ParamSpec *
-       swiftps__v1__param_spec__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data);
-void   swiftps__v1__param_spec__free_unpacked
-                     (Swiftps__V1__ParamSpec *message,
                       ProtobufCAllocator *allocator);
 /* Swiftps__V1__Chunk methods */
 void   swiftps__v1__chunk__init
@@ -928,6 +1096,44 @@ Swiftps__V1__FinishReply *
 void   swiftps__v1__finish_reply__free_unpacked
                      (Swiftps__V1__FinishReply *message,
                       ProtobufCAllocator *allocator);
+/* Swiftps__V1__DeclareTensorsRequest methods */
+void   swiftps__v1__declare_tensors_request__init
+                     (Swiftps__V1__DeclareTensorsRequest         *message);
+size_t swiftps__v1__declare_tensors_request__get_packed_size
+                     (const Swiftps__V1__DeclareTensorsRequest   *message);
+size_t swiftps__v1__declare_tensors_request__pack
+                     (const Swiftps__V1__DeclareTensorsRequest   *message,
+                      uint8_t             *out);
+size_t swiftps__v1__declare_tensors_request__pack_to_buffer
+                     (const Swiftps__V1__DeclareTensorsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Swiftps__V1__DeclareTensorsRequest *
+       swiftps__v1__declare_tensors_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   swiftps__v1__declare_tensors_request__free_unpacked
+                     (Swiftps__V1__DeclareTensorsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Swiftps__V1__DeclareTensorsReply methods */
+void   swiftps__v1__declare_tensors_reply__init
+                     (Swiftps__V1__DeclareTensorsReply         *message);
+size_t swiftps__v1__declare_tensors_reply__get_packed_size
+                     (const Swiftps__V1__DeclareTensorsReply   *message);
+size_t swiftps__v1__declare_tensors_reply__pack
+                     (const Swiftps__V1__DeclareTensorsReply   *message,
+                      uint8_t             *out);
+size_t swiftps__v1__declare_tensors_reply__pack_to_buffer
+                     (const Swiftps__V1__DeclareTensorsReply   *message,
+                      ProtobufCBuffer     *buffer);
+Swiftps__V1__DeclareTensorsReply *
+       swiftps__v1__declare_tensors_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   swiftps__v1__declare_tensors_reply__free_unpacked
+                     (Swiftps__V1__DeclareTensorsReply *message,
+                      ProtobufCAllocator *allocator);
 /* Swiftps__V1__ClusterStatusRequest methods */
 void   swiftps__v1__cluster_status_request__init
                      (Swiftps__V1__ClusterStatusRequest         *message);
@@ -1080,6 +1286,44 @@ Swiftps__V1__PushPullReply *
 void   swiftps__v1__push_pull_reply__free_unpacked
                      (Swiftps__V1__PushPullReply *message,
                       ProtobufCAllocator *allocator);
+/* Swiftps__V1__AssignRequest methods */
+void   swiftps__v1__assign_request__init
+                     (Swiftps__V1__AssignRequest         *message);
+size_t swiftps__v1__assign_request__get_packed_size
+                     (const Swiftps__V1__AssignRequest   *message);
+size_t swiftps__v1__assign_request__pack
+                     (const Swiftps__V1__AssignRequest   *message,
+                      uint8_t             *out);
+size_t swiftps__v1__assign_request__pack_to_buffer
+                     (const Swiftps__V1__AssignRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Swiftps__V1__AssignRequest *
+       swiftps__v1__assign_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   swiftps__v1__assign_request__free_unpacked
+                     (Swiftps__V1__AssignRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Swiftps__V1__AssignReply methods */
+void   swiftps__v1__assign_reply__init
+                     (Swiftps__V1__AssignReply         *message);
+size_t swiftps__v1__assign_reply__get_packed_size
+                     (const Swiftps__V1__AssignReply   *message);
+size_t swiftps__v1__assign_reply__pack
+                     (const Swiftps__V1__AssignReply   *message,
+                      uint8_t             *out);
+size_t swiftps__v1__assign_reply__pack_to_buffer
+                     (const Swiftps__V1__AssignReply   *message,
+                      ProtobufCBuffer     *buffer);
+Swiftps__V1__AssignReply *
+       swiftps__v1__assign_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   swiftps__v1__assign_reply__free_unpacked
+                     (Swiftps__V1__AssignReply *message,
+                      ProtobufCAllocator *allocator);
 /* Swiftps__V1__StatsRequest methods */
 void   swiftps__v1__stats_request__init
                      (Swiftps__V1__StatsRequest         *message);
@@ -1129,17 +1373,20 @@ typedef void (*Swiftps__V1__TensorHeader_Closure)
 typedef void (*Swiftps__V1__Envelope_Closure)
                  (const Swiftps__V1__Envelope *message,
                   void *closure_data);
+typedef void (*Swiftps__V1__TensorSpec_Closure)
+                 (const Swiftps__V1__TensorSpec *message,
+                  void *closure_data);
 typedef void (*Swiftps__V1__OptimizerConfig_Closure)
                  (const Swiftps__V1__OptimizerConfig *message,
+                  void *closure_data);
+typedef void (*Swiftps__V1__TrainingPlan_Closure)
+                 (const Swiftps__V1__TrainingPlan *message,
                   void *closure_data);
 typedef void (*Swiftps__V1__JobConfig_Closure)
                  (const Swiftps__V1__JobConfig *message,
                   void *closure_data);
 typedef void (*Swiftps__V1__NodeInfo_Closure)
                  (const Swiftps__V1__NodeInfo *message,
-                  void *closure_data);
-typedef void (*Swiftps__V1__ParamSpec_Closure)
-                 (const Swiftps__V1__ParamSpec *message,
                   void *closure_data);
 typedef void (*Swiftps__V1__Chunk_Closure)
                  (const Swiftps__V1__Chunk *message,
@@ -1174,6 +1421,12 @@ typedef void (*Swiftps__V1__FinishRequest_Closure)
 typedef void (*Swiftps__V1__FinishReply_Closure)
                  (const Swiftps__V1__FinishReply *message,
                   void *closure_data);
+typedef void (*Swiftps__V1__DeclareTensorsRequest_Closure)
+                 (const Swiftps__V1__DeclareTensorsRequest *message,
+                  void *closure_data);
+typedef void (*Swiftps__V1__DeclareTensorsReply_Closure)
+                 (const Swiftps__V1__DeclareTensorsReply *message,
+                  void *closure_data);
 typedef void (*Swiftps__V1__ClusterStatusRequest_Closure)
                  (const Swiftps__V1__ClusterStatusRequest *message,
                   void *closure_data);
@@ -1197,6 +1450,12 @@ typedef void (*Swiftps__V1__PushPullRequest_Closure)
                   void *closure_data);
 typedef void (*Swiftps__V1__PushPullReply_Closure)
                  (const Swiftps__V1__PushPullReply *message,
+                  void *closure_data);
+typedef void (*Swiftps__V1__AssignRequest_Closure)
+                 (const Swiftps__V1__AssignRequest *message,
+                  void *closure_data);
+typedef void (*Swiftps__V1__AssignReply_Closure)
+                 (const Swiftps__V1__AssignReply *message,
                   void *closure_data);
 typedef void (*Swiftps__V1__StatsRequest_Closure)
                  (const Swiftps__V1__StatsRequest *message,
@@ -1235,6 +1494,10 @@ struct Swiftps__V1__Coordinator_Service
                          const Swiftps__V1__ClusterStatusRequest *input,
                          Swiftps__V1__ClusterStatusReply_Closure closure,
                          void *closure_data);
+  void (*declare_tensors)(Swiftps__V1__Coordinator_Service *service,
+                          const Swiftps__V1__DeclareTensorsRequest *input,
+                          Swiftps__V1__DeclareTensorsReply_Closure closure,
+                          void *closure_data);
 };
 typedef void (*Swiftps__V1__Coordinator_ServiceDestroy)(Swiftps__V1__Coordinator_Service *);
 void swiftps__v1__coordinator__init (Swiftps__V1__Coordinator_Service *service,
@@ -1248,7 +1511,8 @@ void swiftps__v1__coordinator__init (Swiftps__V1__Coordinator_Service *service,
       function_prefix__ ## get_shard_map,\
       function_prefix__ ## barrier,\
       function_prefix__ ## finish,\
-      function_prefix__ ## cluster_status  }
+      function_prefix__ ## cluster_status,\
+      function_prefix__ ## declare_tensors  }
 void swiftps__v1__coordinator__register_node(ProtobufCService *service,
                                              const Swiftps__V1__RegisterRequest *input,
                                              Swiftps__V1__RegisterReply_Closure closure,
@@ -1273,6 +1537,10 @@ void swiftps__v1__coordinator__cluster_status(ProtobufCService *service,
                                               const Swiftps__V1__ClusterStatusRequest *input,
                                               Swiftps__V1__ClusterStatusReply_Closure closure,
                                               void *closure_data);
+void swiftps__v1__coordinator__declare_tensors(ProtobufCService *service,
+                                               const Swiftps__V1__DeclareTensorsRequest *input,
+                                               Swiftps__V1__DeclareTensorsReply_Closure closure,
+                                               void *closure_data);
 typedef struct Swiftps__V1__ParameterServer_Service Swiftps__V1__ParameterServer_Service;
 struct Swiftps__V1__ParameterServer_Service
 {
@@ -1293,6 +1561,10 @@ struct Swiftps__V1__ParameterServer_Service
                 const Swiftps__V1__StatsRequest *input,
                 Swiftps__V1__StatsReply_Closure closure,
                 void *closure_data);
+  void (*assign)(Swiftps__V1__ParameterServer_Service *service,
+                 const Swiftps__V1__AssignRequest *input,
+                 Swiftps__V1__AssignReply_Closure closure,
+                 void *closure_data);
 };
 typedef void (*Swiftps__V1__ParameterServer_ServiceDestroy)(Swiftps__V1__ParameterServer_Service *);
 void swiftps__v1__parameter_server__init (Swiftps__V1__ParameterServer_Service *service,
@@ -1304,7 +1576,8 @@ void swiftps__v1__parameter_server__init (Swiftps__V1__ParameterServer_Service *
       function_prefix__ ## push,\
       function_prefix__ ## pull,\
       function_prefix__ ## push_pull,\
-      function_prefix__ ## stats  }
+      function_prefix__ ## stats,\
+      function_prefix__ ## assign  }
 void swiftps__v1__parameter_server__push(ProtobufCService *service,
                                          const Swiftps__V1__PushRequest *input,
                                          Swiftps__V1__PushReply_Closure closure,
@@ -1321,6 +1594,10 @@ void swiftps__v1__parameter_server__stats(ProtobufCService *service,
                                           const Swiftps__V1__StatsRequest *input,
                                           Swiftps__V1__StatsReply_Closure closure,
                                           void *closure_data);
+void swiftps__v1__parameter_server__assign(ProtobufCService *service,
+                                           const Swiftps__V1__AssignRequest *input,
+                                           Swiftps__V1__AssignReply_Closure closure,
+                                           void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1329,14 +1606,17 @@ extern const ProtobufCEnumDescriptor    swiftps__v1__method__descriptor;
 extern const ProtobufCEnumDescriptor    swiftps__v1__dtype__descriptor;
 extern const ProtobufCEnumDescriptor    swiftps__v1__role__descriptor;
 extern const ProtobufCEnumDescriptor    swiftps__v1__node_state__descriptor;
+extern const ProtobufCEnumDescriptor    swiftps__v1__initializer__descriptor;
+extern const ProtobufCEnumDescriptor    swiftps__v1__layout__descriptor;
 extern const ProtobufCEnumDescriptor    swiftps__v1__optimizer_kind__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__status__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__tensor_header__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__envelope__descriptor;
+extern const ProtobufCMessageDescriptor swiftps__v1__tensor_spec__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__optimizer_config__descriptor;
+extern const ProtobufCMessageDescriptor swiftps__v1__training_plan__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__job_config__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__node_info__descriptor;
-extern const ProtobufCMessageDescriptor swiftps__v1__param_spec__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__chunk__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__register_request__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__register_reply__descriptor;
@@ -1348,6 +1628,8 @@ extern const ProtobufCMessageDescriptor swiftps__v1__barrier_request__descriptor
 extern const ProtobufCMessageDescriptor swiftps__v1__barrier_reply__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__finish_request__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__finish_reply__descriptor;
+extern const ProtobufCMessageDescriptor swiftps__v1__declare_tensors_request__descriptor;
+extern const ProtobufCMessageDescriptor swiftps__v1__declare_tensors_reply__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__cluster_status_request__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__cluster_status_reply__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__push_request__descriptor;
@@ -1356,6 +1638,8 @@ extern const ProtobufCMessageDescriptor swiftps__v1__pull_request__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__pull_reply__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__push_pull_request__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__push_pull_reply__descriptor;
+extern const ProtobufCMessageDescriptor swiftps__v1__assign_request__descriptor;
+extern const ProtobufCMessageDescriptor swiftps__v1__assign_reply__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__stats_request__descriptor;
 extern const ProtobufCMessageDescriptor swiftps__v1__stats_reply__descriptor;
 extern const ProtobufCServiceDescriptor swiftps__v1__coordinator__descriptor;
