@@ -31,6 +31,8 @@ public final class ParameterStore {
         let frozen: Bool
         /// False for a pushed tensor's chunk until a client assigns its values: it is not served meanwhile.
         var assigned: Bool
+        /// A push has been applied (or, frozen, accepted): Assign no longer may set its values.
+        var pushed = false
         var weights: FloatBuffer
         /// The buffer the weights were in when a push last found them held; reused once nobody holds it any more.
         var spare: FloatBuffer?
@@ -50,6 +52,7 @@ public final class ParameterStore {
         /// Applies one gradient with `optimizer`; returns the new version. Call it in place (`slots[key]!.apply`): a
         /// copy of the slot would hold the weights buffer too, and every push would copy it.
         mutating func apply(gradient: UnsafePointer<Float>) -> UInt64 {
+            pushed = true
             guard !frozen else { return version }
             makeWeightsWritable()
             version += 1
@@ -275,8 +278,8 @@ public final class ParameterStore {
             guard v.count == slot.count, v.dtype.accepts(byteCount: v.bytes.count, count: v.count) else {
                 throw SwiftPSError(.invalidArgument, "key \(keyName(v.key)): \(v.bytes.count) bytes of \(v.dtype) sent for \(v.count) elements, the key has \(slot.count)")
             }
-            guard slot.version == 0 else {
-                throw SwiftPSError(.failedPrecondition, "key \(keyName(v.key)) has been updated \(slot.version) times; Assign sets initial values only")
+            guard !slot.pushed else {
+                throw SwiftPSError(.failedPrecondition, "key \(keyName(v.key)) has taken pushes; Assign sets initial values only")
             }
             let values = try floats(v)
             guard allowNonFinite || Optimizer.maxMagnitude(values, count: v.count).isFinite else {

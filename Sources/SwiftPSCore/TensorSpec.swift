@@ -110,8 +110,8 @@ extension TensorSpec {
             guard spec.fanIn >= 0, spec.fanOut >= 0 else {
                 throw SwiftPSError(.invalidArgument, "\(label): fan_in and fan_out must not be negative")
             }
-            guard spec.lrScale.isFinite, spec.lrScale >= 0 else {
-                throw SwiftPSError(.invalidArgument, "\(label): lr_scale must be finite and not negative")
+            guard spec.lrScale.isFinite, spec.lrScale > 0 else {
+                throw SwiftPSError(.invalidArgument, "\(label): lr_scale must be positive and finite (to keep a tensor fixed, declare it frozen)")
             }
             try spec.initializer.validate(label)
         }

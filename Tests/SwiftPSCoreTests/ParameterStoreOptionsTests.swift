@@ -35,6 +35,9 @@ import SwiftPSCore
         #expect(store.weights(of: Self.keys[3]) == [1, 1])
         store.applySum([[TensorView(key: Self.keys[3], dtype: .f32, count: 2, bytes: Self.bytes([5, 5]))]])
         #expect(store.weights(of: Self.keys[3]) == [1, 1] && store.version(of: Self.keys[3]) == 0, "BSP leaves it too")
+        #expect(throws: SwiftPSError.self, "a frozen key that took pushes is past its initial values") {
+            try withViews([TestTensor(key: Self.keys[3], values: [7, 7])]) { try store.assign($0) }
+        }
     }
 
     static func bytes(_ values: [Float]) -> UnsafeRawBufferPointer {

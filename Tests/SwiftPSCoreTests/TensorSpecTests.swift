@@ -36,6 +36,7 @@ import SwiftPSCore
         (#"{"tensors": [{"name": "w", "shape": [2], "init": "uniform:1,0"}]}"#, "low ≤ high"),
         (#"{"tensors": [{"name": "w", "shape": [65536, 65536]}]}"#, "more than"),
         (#"{"tensors": [{"name": "w", "shape": [2], "lr_scale": -1}]}"#, "lr_scale"),
+        (#"{"tensors": [{"name": "w", "shape": [2], "lr_scale": 0}]}"#, "declare it frozen"),
     ])
     func aBadSpaceIsRefusedWithItsReason(json: String, reason: String) {
         do {

@@ -154,7 +154,7 @@ typedef enum _Swiftps__V1__Initializer {
    */
   SWIFTPS__V1__INITIALIZER__INIT_XAVIER_UNIFORM = 6,
   /*
-   * uploaded with Assign; its keys answer UNAVAILABLE until assigned
+   * uploaded with Assign; each of its keys answers UNAVAILABLE until assigned
    */
   SWIFTPS__V1__INITIALIZER__INIT_PUSHED = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SWIFTPS__V1__INITIALIZER)
@@ -204,7 +204,7 @@ struct  Swiftps__V1__TensorHeader
    */
   uint32_t frame;
   /*
-   * the key's clock: pushes applied so far (pull replies)
+   * the key's clock: pushes applied so far (pull and push-pull replies)
    */
   uint64_t version;
 };
@@ -219,7 +219,7 @@ struct  Swiftps__V1__Envelope
   uint64_t request_id;
   Swiftps__V1__Method method;
   /*
-   * the caller's deadline, relative; 0 = none
+   * the caller's deadline, relative; 0 = none (informational: servers do not act on it)
    */
   uint32_t timeout_ms;
   /*
@@ -263,7 +263,7 @@ struct  Swiftps__V1__TensorSpec
    */
   uint64_t fan_out;
   /*
-   * multiplies the job's learning rate for this tensor; 0 means 1
+   * multiplies the job's learning rate for this tensor; 0 (unset) means 1
    */
   float lr_scale;
   /*
@@ -654,7 +654,7 @@ struct  Swiftps__V1__PushPullRequest
    */
   uint32_t worker_rank;
   /*
-   * the worker's final push: it leaves the clocks after it
+   * the worker's final push (read with more = false): it leaves the clocks after it
    */
   protobuf_c_boolean last;
   /*
@@ -688,8 +688,8 @@ struct  Swiftps__V1__PushPullReply
 
 
 /*
- * Sets initial values: the payload frames (f32, bf16 or f16) replace the weights of their keys. Only a key that no
- * update has changed yet (version 0) may be assigned; assigning a key again before that is allowed (a retry).
+ * Sets initial values: the payload frames (f32, bf16 or f16) replace the weights of their keys. Only a key that has
+ * taken no push yet may be assigned (FAILED_PRECONDITION after); assigning it again before that is allowed (a retry).
  */
 struct  Swiftps__V1__AssignRequest
 {
