@@ -12,6 +12,9 @@ static inline void swiftps_keep_large_buffers_mapped(void) {
     mallopt(M_TOP_PAD, 64 << 20);
 }
 
+/* Free heap pages back to the system, every arena (see AllocatorTuning.swift). */
+static inline void swiftps_give_back_free_memory(void) { malloc_trim(64 << 20); }
+
 /* errno as Swift sees it after a zmq call (zmq_errno is the portable spelling). */
 static inline int swiftps_zmq_errno(void) { return zmq_errno(); }
 #endif

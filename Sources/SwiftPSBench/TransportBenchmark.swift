@@ -173,7 +173,10 @@ public enum TransportBenchmark {
         let (params, chunks) = tensor(of: size, chunkElements: chunkElements)
         let store = ParameterStore(chunks: chunks, tensors: params, seed: 1,
                                    optimizer: OptimizerConfig(kind: .sgd, learningRate: 1e-6))
-        let server = try RPCServer(context: ZMQContext(), bind: "tcp://127.0.0.1:0", handler: ParameterServerHandler(store: store))
+        // Whole 64 MiB chunks in one frame, and every reply the measurement queues: no limit the figure would meet.
+        let limits = RequestLimits(maxMessageBytes: 1 << 30, maxQueuedBytesPerPeer: 1 << 34, maxQueuedBytes: 1 << 34)
+        let server = try RPCServer(context: ZMQContext(), bind: "tcp://127.0.0.1:0", limits: limits,
+                                   handler: ParameterServerHandler(store: store))
         let client = try ParameterServerClient(context: ZMQContext(), endpoint: server.endpoint)
         do {
             try await body(client, chunks)

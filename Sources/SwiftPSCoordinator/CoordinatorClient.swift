@@ -8,9 +8,9 @@ public final class CoordinatorClient: Sendable {
     public let endpoint: String
     private let rpc: RPCClient
 
-    public init(context: ZMQContext, endpoint: String) throws(SwiftPSError) {
+    public init(context: ZMQContext, endpoint: String, security: TransportSecurity = .open) throws(SwiftPSError) {
         self.endpoint = endpoint
-        rpc = try RPCClient(context: context, endpoint: endpoint)
+        rpc = try RPCClient(context: context, endpoint: endpoint, security: security)
     }
 
     public func close() async { await rpc.close() }
@@ -67,8 +67,8 @@ public final class CoordinatorClient: Sendable {
         try await rpc.call(.barrier, BarrierRequest(name: name, nodeID: nodeID), timeout: timeout).body(BarrierReply.self)
     }
 
-    public func finish(nodeID: UInt32) async throws {
-        _ = try await rpc.call(.finish, FinishRequest(nodeID: nodeID), timeout: .seconds(5))
+    public func finish(nodeID: UInt32, timeout: Duration = .seconds(5)) async throws {
+        _ = try await rpc.call(.finish, FinishRequest(nodeID: nodeID), timeout: timeout)
     }
 
     /// Declares the job's parameter space (or checks it against the one in force); returns the space in force.

@@ -13,10 +13,14 @@ import SwiftPSTransport
 /// their heartbeat replies, so that no consistency clock waits for them.
 /// The parameter space comes with the job, or, when the job has none, from the first client's DeclareTensors; the
 /// shard map is built once both it and every expected server are there, and neither changes afterwards.
+/// On a secured transport every request names its key (`Peer`): only server keys register servers and only worker
+/// keys workers or the space; a node's later calls must come from the key that registered it.
 public final class CoordinatorHandler: RPCHandler {
     struct Node {
         var info: NodeInfo
         var instance: String
+        /// The key that registered it; nil on an open cluster.
+        var peer: Peer?
         var lastHeartbeat: ContinuousClock.Instant
     }
 
@@ -43,6 +47,7 @@ public final class CoordinatorHandler: RPCHandler {
         do {
             return try answer(request)
         } catch {
+            if error.code == .permissionDenied { log.info("refused: \(error.message)") }
             return [OutgoingReply(to: request.route, error: error)]
         }
     }
@@ -68,20 +73,24 @@ public final class CoordinatorHandler: RPCHandler {
         }
         switch method {
         case .register:
-            return [OutgoingReply(to: route, try register(try RegisterRequest(decoding: body)))]
+            return [OutgoingReply(to: route, try register(try RegisterRequest(decoding: body), peer: request.peer))]
         case .heartbeat:
-            return [OutgoingReply(to: route, try heartbeat(try HeartbeatRequest(decoding: body)))]
+            let beat = try HeartbeatRequest(decoding: body)
+            try requireOwner(beat.nodeID, request.peer)
+            return [OutgoingReply(to: route, try heartbeat(beat))]
         case .getShardMap:
             try Empty.validate(body)
             return [OutgoingReply(to: route, shardMap ?? ShardMap(ready: false))]
         case .barrier:
             let barrier = try BarrierRequest(decoding: body)
             _ = try node(barrier.nodeID, role: .worker)
+            try requireOwner(barrier.nodeID, request.peer)
             barriers[barrier.name, default: [:]][barrier.nodeID] = route
             return releaseBarriers()
         case .finish:
             let finish = try FinishRequest(decoding: body)
             _ = try node(finish.nodeID, role: nil)
+            try requireOwner(finish.nodeID, request.peer)
             nodes[finish.nodeID]!.info.state = .finished
             log.info("\(nodes[finish.nodeID]!.info.role) \(finish.nodeID) finished")
             updateJobState()
@@ -90,17 +99,26 @@ public final class CoordinatorHandler: RPCHandler {
             try Empty.validate(body)
             return [OutgoingReply(to: route, clusterStatus())]
         case .declareTensors:
+            if let peer = request.peer, peer.role != .worker {
+                throw SwiftPSError(.permissionDenied, "\(peer) may not declare the parameter space: a worker key is needed")
+            }
             return [OutgoingReply(to: route, try declare(try DeclareTensors(decoding: body)))]
         default:
             throw SwiftPSError(.unimplemented, "\(method) is not a Coordinator method")
         }
     }
 
-    private func register(_ request: RegisterRequest) throws(SwiftPSError) -> RegisterReply {
+    private func register(_ request: RegisterRequest, peer: Peer?) throws(SwiftPSError) -> RegisterReply {
+        if let peer, peer.role.rawValue != request.role.description {
+            throw SwiftPSError(.permissionDenied, "\(peer) may not register as a \(request.role): a \(request.role) key is needed")
+        }
         guard !request.instance.isEmpty else {
             throw SwiftPSError(.invalidArgument, "Register needs an instance token unique to the process")
         }
         if let id = instances[request.instance], let node = nodes[id] {  // a retried Register
+            guard node.peer == peer else {
+                throw SwiftPSError(.permissionDenied, "instance \(request.instance) was registered by another key")
+            }
             return RegisterReply(nodeID: id, rank: node.info.rank, job: job)
         }
         let rank = nodes.values.filter { $0.info.role == request.role }.count
@@ -116,7 +134,7 @@ public final class CoordinatorHandler: RPCHandler {
         let id = nextID
         nextID += 1
         nodes[id] = Node(info: NodeInfo(id: id, role: request.role, address: request.address, rank: UInt32(rank)),
-                         instance: request.instance, lastHeartbeat: now)
+                         instance: request.instance, peer: peer, lastHeartbeat: now)
         instances[request.instance] = id
         let joining = request.role == .worker && rank >= job.workers ? ", joining the running job" : ""
         log.info("\(request.role) \(id) (rank \(rank)) registered\(request.address.isEmpty ? "" : " at \(request.address)")\(joining)")
@@ -168,6 +186,12 @@ public final class CoordinatorHandler: RPCHandler {
         guard node.info.role == .server else { return HeartbeatReply(jobFinished: jobFinished) }
         let dropped = nodes.values.filter { $0.info.role == .worker && $0.info.state == .dead }.map(\.info.rank)
         return HeartbeatReply(jobFinished: jobFinished, droppedWorkers: dropped.sorted())
+    }
+
+    /// On a secured transport, a node's calls must come from the key that registered it.
+    private func requireOwner(_ id: UInt32, _ peer: Peer?) throws(SwiftPSError) {
+        guard let peer, let node = nodes[id], node.peer != peer else { return }
+        throw SwiftPSError(.permissionDenied, "node \(id) was registered by another key; \(peer) may not act for it")
     }
 
     private func node(_ id: UInt32, role: Role?) throws(SwiftPSError) -> Node {

@@ -6,11 +6,14 @@ import SwiftPSTransport
 public enum CoordinatorNode {
     /// Binds, prints `listening ENDPOINT` on standard output, and serves.
     /// - Returns: once every server has left after the job ended, or on shutdown.
-    public static func run(bind: String, job: JobConfig, shutdown: Shutdown, log: Log) async throws {
+    public static func run(bind: String, job: JobConfig, security: TransportSecurity = .open, shutdown: Shutdown,
+                           log: Log) async throws {
         let context = ZMQContext()
         let handler = CoordinatorHandler(job: job, log: log)
         let done = DoneFlag()
-        let server = try RPCServer(context: context, bind: bind, handler: WatchedHandler(handler, done: done))
+        security.logIfOpen(log)
+        let server = try RPCServer(context: context, bind: bind, security: security, log: log,
+                                   handler: WatchedHandler(handler, done: done))
         emit("listening \(server.endpoint)")
         let space = job.tensors.isEmpty ? "declared by the first client" : "\(job.tensors.count) tensors, \(job.tensors.reduce(0) { $0 + $1.count }) elements"
         log.info("listening on \(server.endpoint): \(job.servers) servers, \(job.workers) workers, parameter space \(space)")

@@ -7,9 +7,9 @@ public final class ParameterServerClient: Sendable {
     public let endpoint: String
     private let rpc: RPCClient
 
-    public init(context: ZMQContext, endpoint: String) throws(SwiftPSError) {
+    public init(context: ZMQContext, endpoint: String, security: TransportSecurity = .open) throws(SwiftPSError) {
         self.endpoint = endpoint
-        rpc = try RPCClient(context: context, endpoint: endpoint)
+        rpc = try RPCClient(context: context, endpoint: endpoint, security: security)
     }
 
     public func close() async { await rpc.close() }

@@ -98,6 +98,9 @@ public final class ParameterServerHandler: RPCHandler {
         guard let method = request.envelope.method else {
             throw SwiftPSError(.unimplemented, "unknown method \(request.envelope.methodRaw)")
         }
+        if let peer = request.peer, peer.role != .worker, method != .stats {
+            throw SwiftPSError(.permissionDenied, "\(peer) may not call \(method): a worker key is needed")
+        }
         switch method {
         case .push:
             try Empty.validate(request.envelope.body)

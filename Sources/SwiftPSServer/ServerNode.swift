@@ -12,9 +12,12 @@ public struct ServerOptions: Sendable {
     public var advertiseHost: String?
     public var connectTimeout: Duration
     public var limits: RequestLimits
+    public var security: TransportSecurity
 
     public init(coordinator: String, bind: String = "tcp://*:0", advertiseHost: String? = nil,
-                connectTimeout: Duration = .seconds(30), limits: RequestLimits = RequestLimits()) {
+                connectTimeout: Duration = .seconds(30), limits: RequestLimits = RequestLimits(),
+                security: TransportSecurity = .open) {
+        self.security = security
         self.coordinator = coordinator
         self.bind = bind
         self.advertiseHost = advertiseHost
@@ -28,8 +31,10 @@ public enum ServerNode {
     public static func run(_ options: ServerOptions, shutdown: Shutdown, log: Log) async throws {
         let context = ZMQContext()
         let handler = ParameterServerHandler()
-        let server = try RPCServer(context: context, bind: options.bind, limits: options.limits, handler: handler)
-        let coordinator = try CoordinatorClient(context: context, endpoint: options.coordinator)
+        options.security.logIfOpen(log)
+        let server = try RPCServer(context: context, bind: options.bind, limits: options.limits,
+                                   security: options.security, log: log, handler: handler)
+        let coordinator = try CoordinatorClient(context: context, endpoint: options.coordinator, security: options.security)
         do {
             let address = try AdvertisedAddress.resolve(bound: server.endpoint, host: options.advertiseHost,
                                                         peer: options.coordinator)
@@ -55,6 +60,7 @@ public enum ServerNode {
                     let store = ParameterStore(chunks: mine, tensors: map.tensors, seed: job.seed,
                                                optimizer: job.optimizer, allowNonFinite: job.allowNonFinite)
                     let elements = store.elements
+                    if options.limits.maxQueuedBytes == 0 { server.setMaxQueuedBytes(max(256 << 20, 2 * 4 * elements)) }
                     mailbox.install(store, clocks: ClockTable(consistency: job.consistency, workers: job.workers))
                     // Logged after the install: "serving" is the readiness line that tests and operators wait for.
                     log.info("serving \(mine.count) chunks (\(elements) floats) with \(job.optimizer.kind), \(job.consistency), at \(address)")

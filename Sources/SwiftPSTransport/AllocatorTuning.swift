@@ -19,4 +19,7 @@ public enum AllocatorTuning {
         swiftps_keep_large_buffers_mapped()
         return true
     }()
+
+    /// Returns free heap memory to the system (every arena; keeps `M_TOP_PAD` at the top of the main one).
+    static func giveBackFreeMemory() { swiftps_give_back_free_memory() }
 }

@@ -32,14 +32,18 @@ public final class RPCClient: Sendable {
         var complete: @Sendable (Result<Reply, any Error>) -> Void
     }
 
-    /// Connects (lazily, as ZeroMQ does) to `endpoint`, e.g. `tcp://10.0.0.5:7000`.
-    public init(context: ZMQContext, endpoint: String) throws(SwiftPSError) {
+    /// Connects (lazily, as ZeroMQ does) to `endpoint`, e.g. `tcp://10.0.0.5:7000`, with CurveZMQ when `security`
+    /// has a client key (a server that does not admit the key never answers: calls end at their deadline).
+    public init(context: ZMQContext, endpoint: String, security: TransportSecurity = .open) throws(SwiftPSError) {
         _ = AllocatorTuning.applied
         self.endpoint = endpoint
         shared = Mutex(Shared())
         let socket = try ZMQSocket(context, type: zmqDealer)
         try socket.set(zmqSendHighWater, Int32(100_000))
         try socket.set(zmqReceiveHighWater, Int32(100_000))
+        if let connecting = security.connecting {
+            try socket.connectCurve(serverKey: connecting.serverPublicKey, keyPair: connecting.keyPair)
+        }
         try socket.connect(endpoint)
         let confined = ConfinedSocket(socket)
         let thread = Thread { [self] in run(confined.socket) }

@@ -19,13 +19,16 @@ public struct Route: Sendable, Hashable {
 /// A request as a handler sees it: its envelope and its tensors, read in place from the received frames.
 public struct IncomingRequest {
     public var route: Route
+    /// Who sent it, by the CURVE key it connected with; nil on an open server (anyone).
+    public var peer: Peer?
     public var envelope: Envelope
     public var tensors: [ReceivedTensor]
     /// Envelope plus payload bytes.
     public var byteCount: Int
 
-    public init(route: Route, envelope: Envelope, tensors: [ReceivedTensor] = [], byteCount: Int = 0) {
+    public init(route: Route, envelope: Envelope, tensors: [ReceivedTensor] = [], byteCount: Int = 0, peer: Peer? = nil) {
         self.route = route
+        self.peer = peer
         self.envelope = envelope
         self.tensors = tensors
         self.byteCount = byteCount
@@ -76,34 +79,58 @@ extension RPCHandler {
 /// Limits a server enforces on every request before its handler sees it.
 public struct RequestLimits: Sendable {
     /// Envelope plus payloads. A single frame above this is dropped by libzmq itself (ZMQ_MAXMSGSIZE), which
-    /// disconnects that peer; a message whose frames add up to more is answered RESOURCE_EXHAUSTED.
+    /// disconnects that peer; a message whose frames add up to more is answered RESOURCE_EXHAUSTED. libzmq assembles
+    /// a whole message before the server sees it, so one message may hold several frames of this size until then.
     public var maxMessageBytes: Int
     public var maxTensors: Int
+    /// Reply payload bytes one peer may leave unread in libzmq's queue (see `ReplyLedger`); past it, its requests
+    /// are answered RESOURCE_EXHAUSTED until it reads.
+    public var maxQueuedBytesPerPeer: Int
+    /// The same over all peers.
+    public var maxQueuedBytes: Int
 
-    public init(maxMessageBytes: Int = 1 << 30, maxTensors: Int = 65_536) {
+    public init(maxMessageBytes: Int = 64 << 20, maxTensors: Int = 65_536, maxQueuedBytesPerPeer: Int = 256 << 20,
+                maxQueuedBytes: Int = 1 << 30) {
         self.maxMessageBytes = maxMessageBytes
         self.maxTensors = maxTensors
+        self.maxQueuedBytesPerPeer = maxQueuedBytesPerPeer
+        self.maxQueuedBytes = maxQueuedBytes
     }
 }
 
 /// Serves rpcs on a ZeroMQ ROUTER socket from a dedicated thread, handing each well-formed request to a handler.
 ///
 /// Malformed envelopes, payload frames that do not match their headers and oversized messages are answered with an
-/// error here; the handler never sees them.
+/// error here; the handler never sees them. With `TransportSecurity.serving` the socket is a CurveZMQ server whose
+/// clients a ZAP handler admits by key, and each request carries its `Peer`.
 public final class RPCServer: Sendable {
     public static let tickInterval = Duration.milliseconds(50)
+    /// How often free heap memory goes back to the system, so that a spike (say, a burst of huge requests) does not
+    /// stay in the process's RSS; rare enough that steady traffic keeps reusing its mapped buffers.
+    static let trimInterval = Duration.seconds(10)
 
     /// The endpoint actually bound, with the real port (e.g. `tcp://127.0.0.1:41234`).
     public let endpoint: String
     private let wake = WakeSignal()
     private let stopping = Atomic<Bool>(false)
     private let exit = ThreadExit()
+    private let zap: ZAPHandler?
+    private let ledger = ReplyLedger()
+    /// `RequestLimits.maxQueuedBytes`, which the owner may raise once it knows its size (`setMaxQueuedBytes`).
+    private let maxQueuedBytes: Atomic<Int>
 
     /// Binds `bind` (e.g. `tcp://*:0`) and starts serving with `handler`, which belongs to the server thread from now on.
     public init(context: ZMQContext, bind: String, limits: RequestLimits = RequestLimits(),
+                security: TransportSecurity = .open, log: Log = Log("transport"),
                 handler: some RPCHandler) throws(SwiftPSError) {
         _ = AllocatorTuning.applied
+        maxQueuedBytes = Atomic(limits.maxQueuedBytes)
+        // The ZAP handler is bound before the socket: libzmq admits every CURVE client while none is.
+        zap = try security.serving.map { serving throws(SwiftPSError) in
+            try ZAPHandler(context: context, clients: serving.clients, log: log)
+        }
         let socket = try ZMQSocket(context, type: zmqRouter, lingerMs: 1000)
+        if let serving = security.serving { try socket.serveCurve(serving.keyPair) }
         try socket.set(zmqMaxMessageSize, Int64(limits.maxMessageBytes))
         try socket.set(zmqSendHighWater, Int32(100_000))
         try socket.set(zmqReceiveHighWater, Int32(100_000))
@@ -115,11 +142,15 @@ public final class RPCServer: Sendable {
         thread.start()
     }
 
+    /// Sets the bytes of queued replies all peers together may leave unread (a server sizes it by its shard).
+    public func setMaxQueuedBytes(_ bytes: Int) { maxQueuedBytes.store(bytes, ordering: .relaxed) }
+
     /// Stops serving and waits for the socket thread to finish.
     public func stop() async {
         stopping.store(true, ordering: .releasing)
         wake.signal()
         await exit.wait()
+        await zap?.stop()
     }
 
     // MARK: - The socket thread
@@ -127,6 +158,7 @@ public final class RPCServer: Sendable {
     private func run(_ socket: ZMQSocket, _ handler: any RPCHandler, _ limits: RequestLimits) {
         var items = [pollItem(socket: socket), pollItem(fd: wake.fd)]
         var nextTick = ContinuousClock.now + Self.tickInterval
+        var nextTrim = ContinuousClock.now + Self.trimInterval
         while !stopping.load(ordering: .acquiring) {
             _ = poll(&items, timeoutMs: max(0, (nextTick - ContinuousClock.now).milliseconds + 1))
             if isReadable(items[1]) { wake.drain() }
@@ -140,6 +172,10 @@ public final class RPCServer: Sendable {
             if now >= nextTick {
                 for reply in handler.tick(now: now) { send(reply, on: socket) }
                 nextTick = now + Self.tickInterval
+            }
+            if now >= nextTrim {
+                AllocatorTuning.giveBackFreeMemory()
+                nextTrim = now + Self.trimInterval
             }
         }
         exit.finished()
@@ -159,8 +195,16 @@ public final class RPCServer: Sendable {
             guard envelope.tensors.count <= limits.maxTensors else {
                 throw SwiftPSError(.resourceExhausted, "\(envelope.tensors.count) tensors exceed the limit of \(limits.maxTensors)")
             }
+            let queued = ledger.queued(route.identity), cap = maxQueuedBytes.load(ordering: .relaxed)
+            guard queued.peer <= limits.maxQueuedBytesPerPeer, queued.total <= cap else {
+                throw SwiftPSError(.resourceExhausted, queued.peer > limits.maxQueuedBytesPerPeer
+                    ? "\(queued.peer >> 20) MiB of your replies are unread (limit \(limits.maxQueuedBytesPerPeer >> 20) MiB): read them first"
+                    : "\(queued.total >> 20) MiB of replies are unread by their peers (limit \(cap >> 20) MiB); try again")
+            }
             let tensors = try matchTensors(envelope, payloads: frames[2...])
-            return handler.handle(IncomingRequest(route: route, envelope: envelope, tensors: tensors, byteCount: byteCount))
+            let peer = frames[1].userID.flatMap(Peer.init(userID:))
+            return handler.handle(IncomingRequest(route: route, envelope: envelope, tensors: tensors, byteCount: byteCount,
+                                                  peer: peer))
         } catch let error as SwiftPSError {
             handler.refused(error)
             return [OutgoingReply(to: route, error: error)]
@@ -176,7 +220,13 @@ public final class RPCServer: Sendable {
         guard reply.route.identity.withUnsafeBytes({ socket.send($0, more: true) }) else { return }
         _ = envelope.withUnsafeBytes { socket.send($0, more: !reply.tensors.isEmpty) }
         for (index, tensor) in reply.tensors.enumerated() {
-            _ = socket.send(tensor.payload, more: index + 1 < reply.tensors.count)
+            var payload = tensor.payload
+            if payload.bytes.count >= Payload.zeroCopyThreshold {  // what libzmq holds without copying: counted
+                let entry = ReplyLedger.Entry(owner: payload.owner, ledger: ledger, peer: reply.route.identity,
+                                              bytes: payload.bytes.count)
+                payload = Payload(owner: entry, bytes: payload.bytes)
+            }
+            _ = socket.send(payload, more: index + 1 < reply.tensors.count)
         }
     }
 }

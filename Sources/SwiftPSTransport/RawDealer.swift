@@ -5,8 +5,11 @@ import SwiftPSCore
 public final class RawDealer {
     private let socket: ZMQSocket
 
-    public init(context: ZMQContext, endpoint: String) throws(SwiftPSError) {
+    /// - Parameter receiveHighWater: replies libzmq queues for this socket before it stops reading from the
+    ///   connection (1 and never `receive`: a peer that does not read its replies).
+    public init(context: ZMQContext, endpoint: String, receiveHighWater: Int32 = 1000) throws(SwiftPSError) {
         socket = try ZMQSocket(context, type: zmqDealer)
+        try socket.set(zmqReceiveHighWater, receiveHighWater)
         try socket.connect(endpoint)
     }
 

@@ -47,6 +47,28 @@ final class ZMQSocket {
         guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int64>.size) == 0 else { throw zmqError("zmq_setsockopt(\(option))") }
     }
 
+    /// A string option, NUL-terminated as libzmq reads Z85 keys.
+    func set(_ option: Int32, _ value: String) throws(SwiftPSError) {
+        let text = value.utf8CString
+        guard text.withUnsafeBytes({ zmq_setsockopt(handle, option, $0.baseAddress, $0.count) }) == 0 else {
+            throw zmqError("zmq_setsockopt(\(option))")
+        }
+    }
+
+    /// Makes this a CurveZMQ server with `keyPair`; clients are admitted by the context's ZAP handler.
+    func serveCurve(_ keyPair: CurveKeyPair) throws(SwiftPSError) {
+        try set(ZMQ_CURVE_SERVER, Int32(1))
+        try set(ZMQ_CURVE_SECRETKEY, keyPair.secretKey)
+        try set(ZMQ_ZAP_DOMAIN, "swiftps")
+    }
+
+    /// Makes this a CurveZMQ client of the server whose public key is `serverKey`.
+    func connectCurve(serverKey: String, keyPair: CurveKeyPair) throws(SwiftPSError) {
+        try set(ZMQ_CURVE_SERVERKEY, serverKey)
+        try set(ZMQ_CURVE_PUBLICKEY, keyPair.publicKey)
+        try set(ZMQ_CURVE_SECRETKEY, keyPair.secretKey)
+    }
+
     func bind(_ endpoint: String) throws(SwiftPSError) {
         guard zmq_bind(handle, endpoint) == 0 else { throw zmqError("cannot bind \(endpoint)", code: .unavailable) }
     }
@@ -143,6 +165,9 @@ public final class Frame: @unchecked Sendable {
     }
 
     public var count: Int { zmq_msg_size(message) }
+
+    /// The User-Id the ZAP handler gave the connection this frame came in on; nil on an open socket.
+    var userID: String? { zmq_msg_gets(message, "User-Id").map { String(cString: $0) } }
 }
 
 /// An eventfd that wakes a thread blocked in `zmq_poll` (for sends queued by other threads, and for shutdown).

@@ -18,6 +18,8 @@ public struct WorkerOptions: Sendable {
     public var evalEvery: Int
     /// The swiftps version, for the metrics file's header; nil when unknown.
     public var version: String?
+    /// Keys for the coordinator and servers of a secured cluster.
+    public var security: TransportSecurity = .open
 
     public init(coordinator: String, connectTimeout: Duration = .seconds(30), progressEvery: Int = 20,
                 metricsFile: String? = nil, evalEvery: Int = 0, version: String? = nil) {
@@ -57,7 +59,8 @@ public enum WorkerNode {
         // Opened first: a bad path fails before the worker joins the job.
         let metrics = try options.metricsFile.map { try MetricsLog(path: $0, log: log) }
         let context = ZMQContext()
-        let coordinator = try CoordinatorClient(context: context, endpoint: options.coordinator)
+        options.security.logIfOpen(log)
+        let coordinator = try CoordinatorClient(context: context, endpoint: options.coordinator, security: options.security)
         var servers: [UInt32: ParameterServerClient] = [:]
         let lost = LostCoordinator()
         do {
@@ -96,7 +99,8 @@ public enum WorkerNode {
         defer { heartbeat.stop() }
         let map = try await coordinator.waitForShardMap(shutdown: shutdown, log: log)
         for server in map.servers {
-            servers[server.id] = try ParameterServerClient(context: context, endpoint: server.address)
+            servers[server.id] = try ParameterServerClient(context: context, endpoint: server.address,
+                                                           security: options.security)
         }
         // On shutdown the servers may leave first: fail the exchange (or barrier) in flight now, not at its deadline.
         let clients = Array(servers.values)

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import SwiftPSCore
+import SwiftPSTransport
 
 /// The value of environment variable `name`, parsed, or `fallback` when unset or empty.
 /// A value that does not parse is a usage error (exit 64), never silently the default.
@@ -47,5 +49,27 @@ struct NodeOptions: ParsableArguments {
     func validate() throws {
         try checkCoordinator(coordinator)
         guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be positive") }
+    }
+}
+
+/// `--keys DIR`: the key directory of a secured cluster; without it the cluster is open.
+struct KeyOptions: ParsableArguments {
+    @Option(help: "Key directory of a secured cluster (swiftps keygen): CurveZMQ on every connection, clients admitted by key and role. Without it the cluster is open to anyone who reaches its ports. (env: SWIFTPS_KEYS)")
+    var keys: String = env("SWIFTPS_KEYS") ?? ""
+
+    @Option(help: "With --keys: the client key this process connects with, e.g. worker-3 (default: its role's, server, worker or operator). (env: SWIFTPS_KEY)")
+    var key: String = env("SWIFTPS_KEY") ?? ""
+
+    /// The transport security of a process of `role`, from the keys it needs.
+    func security(_ role: TransportSecurity.ProcessRole) throws -> TransportSecurity {
+        guard !keys.isEmpty else {
+            if !key.isEmpty { throw ValidationError("--key \(key) needs --keys DIR") }
+            return .open
+        }
+        do {
+            return try TransportSecurity.load(KeyDirectory(path: keys), for: role, keyName: key.isEmpty ? nil : key)
+        } catch {
+            throw ValidationError("--keys \(keys): \(error.message)")
+        }
     }
 }

@@ -24,11 +24,14 @@ final class LocalCluster: Sendable {
     private let results = Mutex<[[String: Double]]>([])
     private let digests = Mutex<Set<String>>([])
     private let shutdown: Shutdown
+    /// The key directory every child is given, with a key per worker (`worker-I`); nil: an open cluster.
+    private let keys: String?
 
     /// - Parameter shutdown: once requested, no further child is started.
-    init(executable: String, logDirectory: String, log: Log, shutdown: Shutdown) {
+    init(executable: String, logDirectory: String, keys: String?, log: Log, shutdown: Shutdown) {
         self.executable = executable
         self.logDirectory = logDirectory
+        self.keys = keys
         self.log = log
         self.shutdown = shutdown
     }
@@ -54,7 +57,8 @@ final class LocalCluster: Sendable {
     func train(job: JobOptions, config: JobConfig) async throws -> Outcome {
         // The coordinator's address, or nil once it has exited without printing one.
         let listening = OneShot<String?>()
-        let coordinator = try start("coordinator", ["coordinator", "--bind", "tcp://127.0.0.1:0"] + job.arguments) { line in
+        let keyed = keys.map { ["--keys", $0] } ?? []
+        let coordinator = try start("coordinator", ["coordinator", "--bind", "tcp://127.0.0.1:0"] + keyed + job.arguments) { line in
             if line.hasPrefix("listening ") { listening.set(String(line.dropFirst("listening ".count))) }
         }
         Task { _ = await coordinator.wait(); listening.set(nil) }
@@ -62,10 +66,11 @@ final class LocalCluster: Sendable {
             throw LocalError("the coordinator did not start:\n\(coordinator.logTail())")
         }
         let servers = try (0..<config.servers).map { index in
-            try start("server-\(index)", ["server", "--coordinator", address, "--bind", "tcp://127.0.0.1:0"]) { _ in }
+            try start("server-\(index)", ["server", "--coordinator", address, "--bind", "tcp://127.0.0.1:0"] + keyed) { _ in }
         }
         let workers = try (0..<config.workers).map { index in
-            try start("worker-\(index)", ["worker", "--coordinator", address]) { [self] line in record(line) }
+            let key = keys == nil ? [] : ["--key", "worker-\(index)"]
+            return try start("worker-\(index)", ["worker", "--coordinator", address] + keyed + key) { [self] line in record(line) }
         }
         let bar = ProgressBar()
         var statuses: [Int32] = []

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import SwiftPSCore
+import SwiftPSTransport
 
 struct LocalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,6 +28,9 @@ struct LocalCommand: AsyncParsableCommand {
     @Option(help: "Directory for the children's logs (default: a new temporary directory).")
     var logDir: String?
 
+    @Flag(help: "Run the cluster open, without keys. By default local writes a fresh key set (a key per worker) into the log directory and every child connects with CurveZMQ.")
+    var open = false
+
     /// Children `local` starts on this host at most (servers and workers; the coordinator is one more).
     static let maxChildren = 256
 
@@ -45,11 +49,18 @@ struct LocalCommand: AsyncParsableCommand {
         let directory = logDir ?? NSTemporaryDirectory() + "swiftps-local-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let shutdown = Shutdown()
-        let cluster = LocalCluster(executable: try selfExecutable(), logDirectory: directory, log: log, shutdown: shutdown)
+        var keys: String?
+        if !open {
+            keys = directory + "/keys"
+            try KeyDirectory.create(at: keys!, workers: config.workers)
+        }
+        let cluster = LocalCluster(executable: try selfExecutable(), logDirectory: directory, keys: keys, log: log,
+                                   shutdown: shutdown)
         let signals = handleSignals(shutdown, log: log) { _ in cluster.terminateAll() }
         defer { _ = signals }
 
-        log.info("starting 1 coordinator, \(config.servers) servers, \(config.workers) workers (logs in \(directory))")
+        log.info("starting 1 coordinator, \(config.servers) servers, \(config.workers) workers (logs in \(directory); "
+                 + (keys.map { "CurveZMQ keys in \($0))" } ?? "open, no keys)"))
         let outcome: LocalCluster.Outcome
         do {
             outcome = try await cluster.train(job: job, config: config)

@@ -14,10 +14,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Where to listen, tcp://HOST:PORT (port 0: any free port). (env: SWIFTPS_BIND)")
     var bind: String = env("SWIFTPS_BIND") ?? "tcp://*:7000"
 
+    @OptionGroup var keys: KeyOptions
+
     @OptionGroup(title: "Job") var job: JobOptions
 
     func validate() throws {
         try checkEndpoint(bind, flag: "--bind", bindable: true)
+        _ = try keys.security(.coordinator)
     }
 
     func run() async throws {
@@ -26,7 +29,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let signals = handleSignals(shutdown, log: log)
         defer { _ = signals }
         let config = try job.job()
-        try await finish(log) { try await CoordinatorNode.run(bind: bind, job: config, shutdown: shutdown, log: log) }
+        let security = try keys.security(.coordinator)
+        try await finish(log) {
+            try await CoordinatorNode.run(bind: bind, job: config, security: security, shutdown: shutdown, log: log)
+        }
     }
 }
 
@@ -38,6 +44,8 @@ struct ServerCommand: AsyncParsableCommand {
 
     @OptionGroup var node: NodeOptions
 
+    @OptionGroup var keys: KeyOptions
+
     @Option(help: "Where to listen, tcp://HOST:PORT (port 0: any free port). (env: SWIFTPS_BIND)")
     var bind: String = env("SWIFTPS_BIND") ?? "tcp://*:0"
 
@@ -45,7 +53,13 @@ struct ServerCommand: AsyncParsableCommand {
     var advertise: String = env("SWIFTPS_ADVERTISE") ?? ""
 
     @Option(help: "Largest request, in MiB: a message whose frames add up to more is answered RESOURCE_EXHAUSTED; a single frame above it makes libzmq drop that peer. (env: SWIFTPS_MAX_MESSAGE_MIB)")
-    var maxMessageMib: Int = env("SWIFTPS_MAX_MESSAGE_MIB", 1024)
+    var maxMessageMib: Int = env("SWIFTPS_MAX_MESSAGE_MIB", 64)
+
+    @Option(help: "Reply bytes, in MiB, that all peers together may leave unread before requests are answered RESOURCE_EXHAUSTED; 0: twice the shard's weights, at least 256. (env: SWIFTPS_MAX_MEMORY_MIB)")
+    var maxMemoryMib: Int = env("SWIFTPS_MAX_MEMORY_MIB", 0)
+
+    @Option(help: "Reply bytes, in MiB, that one peer may leave unread before its requests are answered RESOURCE_EXHAUSTED. (env: SWIFTPS_MAX_PEER_MIB)")
+    var maxPeerMib: Int = env("SWIFTPS_MAX_PEER_MIB", 256)
 
     @Option(help: "Most tensors in one request. (env: SWIFTPS_MAX_TENSORS)")
     var maxTensors: Int = env("SWIFTPS_MAX_TENSORS", 65_536)
@@ -55,6 +69,10 @@ struct ServerCommand: AsyncParsableCommand {
         guard (1...(1 << 20)).contains(maxMessageMib), maxTensors > 0 else {
             throw ValidationError("--max-message-mib must be from 1 to 1048576 and --max-tensors positive")
         }
+        guard (0...(1 << 30)).contains(maxMemoryMib), (1...(1 << 30)).contains(maxPeerMib) else {
+            throw ValidationError("--max-memory-mib must be from 0 to 2^30 and --max-peer-mib from 1 to 2^30")
+        }
+        _ = try keys.security(.server)
     }
 
     func run() async throws {
@@ -64,7 +82,10 @@ struct ServerCommand: AsyncParsableCommand {
         defer { _ = signals }
         let options = ServerOptions(coordinator: node.coordinator, bind: bind, advertiseHost: advertise.isEmpty ? nil : advertise,
                                     connectTimeout: .seconds(node.connectTimeout),
-                                    limits: RequestLimits(maxMessageBytes: maxMessageMib << 20, maxTensors: maxTensors))
+                                    limits: RequestLimits(maxMessageBytes: maxMessageMib << 20, maxTensors: maxTensors,
+                                                          maxQueuedBytesPerPeer: maxPeerMib << 20,
+                                                          maxQueuedBytes: maxMemoryMib << 20),
+                                    security: try keys.security(.server))
         try await finish(log) { try await ServerNode.run(options, shutdown: shutdown, log: log) }
     }
 }
@@ -99,6 +120,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Train in this process alone, as the baseline for the distributed run.")
     var standalone = false
 
+    @OptionGroup var keys: KeyOptions
+
     @OptionGroup(title: "Job (with --standalone)") var job: JobOptions
 
     func validate() throws {
@@ -106,6 +129,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard progressEvery > 0, connectTimeout > 0 else { throw ValidationError("--progress-every and --connect-timeout must be positive") }
         guard evalEvery >= 0 else { throw ValidationError("--eval-every must not be negative") }
         if standalone && !metricsFile.isEmpty { throw ValidationError("--metrics-file is for distributed workers, not --standalone") }
+        if !standalone { _ = try keys.security(.worker) }
     }
 
     func run() async throws {
@@ -123,9 +147,10 @@ struct WorkerCommand: AsyncParsableCommand {
         let signals = handleSignals(shutdown, log: log)
         defer { _ = signals }
         let version = SwiftPS.configuration.version
-        let options = WorkerOptions(coordinator: coordinator, connectTimeout: .seconds(connectTimeout),
+        var options = WorkerOptions(coordinator: coordinator, connectTimeout: .seconds(connectTimeout),
                                     progressEvery: progressEvery, metricsFile: metricsFile.isEmpty ? nil : metricsFile,
                                     evalEvery: evalEvery, version: version.isEmpty ? nil : version)
+        options.security = try keys.security(.worker)
         try await finish(log) {
             let result = try await WorkerNode.run(options, shutdown: shutdown, log: log)
             emit("result \(result.json)")

@@ -12,12 +12,15 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "Coordinator address, tcp://HOST:PORT. (env: SWIFTPS_COORDINATOR)")
     var coordinator: String = env("SWIFTPS_COORDINATOR") ?? ""
 
+    @OptionGroup var keys: KeyOptions
+
     func validate() throws {
         try checkCoordinator(coordinator)
+        _ = try keys.security(.operator)
     }
 
     func run() async throws {
-        let client = try CoordinatorClient(context: ZMQContext(), endpoint: coordinator)
+        let client = try CoordinatorClient(context: ZMQContext(), endpoint: coordinator, security: try keys.security(.operator))
         do {
             let status = try await client.clusterStatus()
             await client.close()

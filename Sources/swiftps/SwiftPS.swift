@@ -11,5 +11,5 @@ struct SwiftPS: AsyncParsableCommand {
             then any number of `server`s and `worker`s in any order, each pointed at the coordinator.
             """,
         subcommands: [LocalCommand.self, CoordinatorCommand.self, ServerCommand.self, WorkerCommand.self,
-                      StatusCommand.self, BenchCommand.self, PlotCommand.self])
+                      StatusCommand.self, KeygenCommand.self, BenchCommand.self, PlotCommand.self])
 }
