@@ -17,6 +17,7 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         // protoc-c output, committed; regenerate with Scripts/generate-protos.sh.
         .target(name: "SwiftPSProto", dependencies: ["CProtobufC"], path: "Sources/SwiftPSProto"),
 
@@ -32,7 +33,8 @@ let package = Package(
         .target(name: "SwiftPSWorker",
                 dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSCoordinator", "SwiftPSServer", "SwiftPSModel"], swiftSettings: strict),
         .target(name: "SwiftPSBench",
-                dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer", "SwiftPSModel", "SwiftPSWorker"],
+                dependencies: ["SwiftPSCore", "SwiftPSWire", "SwiftPSTransport", "SwiftPSServer", "SwiftPSModel", "SwiftPSWorker",
+                               "CSodium"],
                 swiftSettings: strict),
         .target(name: "SwiftPSPlot", swiftSettings: strict),
         .executableTarget(

@@ -33,6 +33,25 @@ public enum TransportBenchmark {
     public static let figureNames = sizes.flatMap { ["push_goodput_\($0.label)", "pull_goodput_\($0.label)"] }
         + ["push_rate_4KiB"] + fromCacheFigures
 
+    /// With `--security curve`: libsodium's XSalsa20-Poly1305 over 4 KiB and 4 MiB messages, against memcpy of the
+    /// same bytes (the floor under CurveZMQ's cost).
+    static let secretboxFigures = ["secretbox_4KiB", "secretbox_4MiB"]
+
+    /// How the benchmark's client and server connect.
+    public enum Security: String, Sendable, CaseIterable {
+        /// Plain TCP, no authentication: the figures' baseline is raw ZeroMQ.
+        case none
+        /// CurveZMQ with keys admitted by a ZAP handler, as a job with `--keys`: the baseline is the same swiftps
+        /// figure with no security, measured in the same process.
+        case curve
+    }
+
+    /// The figures measured with `security`.
+    public static func figureNames(_ security: Security) -> [String] {
+        security == .none ? figureNames
+            : sizes.flatMap { ["push_goodput_\($0.label)", "pull_goodput_\($0.label)"] } + ["push_rate_4KiB"] + secretboxFigures
+    }
+
     /// Measures each figure in a process of its own (this executable, `bench transport --figure NAME`) and prints
     /// it, then the 64 MiB over 4 MiB ratios.
     ///
@@ -44,12 +63,15 @@ public enum TransportBenchmark {
     /// - Parameter only: run only the figures whose names contain this text (nil: all).
     /// - Parameter chunkElements: the largest chunk of a tensor, in floats, as a job's `--chunk-elements`.
     public static func run(secondsPerRound: Double, json: Bool, only: String? = nil,
-                           chunkElements: Int = defaultChunkElements) async throws {
+                           chunkElements: Int = defaultChunkElements, security: Security = .none) async throws {
         let report = Report(json: json)
-        report.note("transport benchmark: one server on loopback, each figure in a process of its own, median of \(rounds) rounds of \(secondsPerRound) s, chunks of at most \(chunkElements) floats; baseline: raw ZeroMQ DEALER/ROUTER, same bytes and frames")
+        let baseline = security == .none ? "raw ZeroMQ DEALER/ROUTER, same bytes and frames"
+            : "the same swiftps figure with no security, in the same process (secretbox: memcpy of the same bytes)"
+        report.note("transport benchmark: one server on loopback, security \(security), each figure in a process of its own, median of \(rounds) rounds of \(secondsPerRound) s, chunks of at most \(chunkElements) floats; baseline: \(baseline)")
         var measured: [String: Figure] = [:]
-        for name in figureNames where only.map({ name.contains($0) }) ?? true {
-            let figure = try await measureInChild(name, secondsPerRound: secondsPerRound, chunkElements: chunkElements)
+        for name in figureNames(security) where only.map({ name.contains($0) }) ?? true {
+            let figure = try await measureInChild(name, secondsPerRound: secondsPerRound, chunkElements: chunkElements,
+                                                  security: security)
             report.figure(figure.name, figure.value, figure.unit, figure.baseline)
             measured[name] = figure
         }
@@ -71,12 +93,13 @@ public enum TransportBenchmark {
 
     /// Runs `bench transport --figure NAME` as a child process and reads the figure it prints; the child's errors go
     /// to this process's standard error.
-    private static func measureInChild(_ name: String, secondsPerRound: Double, chunkElements: Int) async throws -> Figure {
+    private static func measureInChild(_ name: String, secondsPerRound: Double, chunkElements: Int,
+                                       security: Security) async throws -> Figure {
         try await onDedicatedThread {
             let child = Process()
             child.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             child.arguments = ["bench", "transport", "--figure", name, "--seconds", "\(secondsPerRound)",
-                               "--chunk-elements", "\(chunkElements)"]
+                               "--chunk-elements", "\(chunkElements)", "--security", security.rawValue]
             let output = Pipe()
             child.standardOutput = output
             try child.run()
@@ -92,19 +115,31 @@ public enum TransportBenchmark {
 
     /// Measures one figure in this process and prints it as JSON (what `run` starts a child process for).
     public static func measure(figure name: String, secondsPerRound: Double,
-                               chunkElements: Int = defaultChunkElements) async throws {
+                               chunkElements: Int = defaultChunkElements, security: Security = .none) async throws {
         let report = Report(json: true)
         let round = Duration.milliseconds(Int64(secondsPerRound * 1000))
+        if secretboxFigures.contains(name) {
+            let bytes = name.hasSuffix("4MiB") ? 4 << 20 : 4 << 10
+            let (boxes, copies) = Measure.medians({ SecretboxBaseline.rate(bytes: bytes, duration: round) },
+                                                  { SecretboxBaseline.copyRate(bytes: bytes, duration: round) })
+            report.figure(name, boxes * Double(bytes) / 1e9, "GB/s", copies * Double(bytes) / 1e9)
+            return
+        }
         if name == "push_rate_4KiB" {
-            try await withServer(holding: sizes[0], chunkElements: chunkElements) { client, chunks in
-                let small = FloatBuffer(count: chunks[0].count, repeating: 1e-3)
-                let smallTensor = OutgoingTensor(key: chunks[0].key, count: chunks[0].count, payload: Payload(small))
-                let pushRate = try await median {
-                    try await pipelinedRate(window: rateWindow, duration: round) { client.startPush([smallTensor]) }
+            func pushRate(_ mode: Security) async throws -> Double {
+                try await withServer(holding: sizes[0], chunkElements: chunkElements, security: mode) { client, chunks in
+                    let small = FloatBuffer(count: chunks[0].count, repeating: 1e-3)
+                    let smallTensor = OutgoingTensor(key: chunks[0].key, count: chunks[0].count, payload: Payload(small))
+                    return try await median {
+                        try await pipelinedRate(window: rateWindow, duration: round) { client.startPush([smallTensor]) }
+                    }
                 }
-                let rawRate = try await median { try await raw(request: sizes[0].bytes, reply: 16, window: rateWindow, duration: round) }
-                report.figure(name, pushRate, "requests/s", rawRate)
             }
+            let measured = try await pushRate(security)
+            let baseline = security == .none
+                ? try await median { try await raw(request: sizes[0].bytes, reply: 16, window: rateWindow, duration: round) }
+                : try await pushRate(.none)
+            report.figure(name, measured, "requests/s", baseline)
             return
         }
         if fromCacheFigures.contains(name) {
@@ -120,22 +155,33 @@ public enum TransportBenchmark {
         guard let size = sizes.first(where: { name == "push_goodput_\($0.label)" || name == "pull_goodput_\($0.label)" }) else {
             throw SwiftPSError(.invalidArgument, "no figure \(name); the figures are \(figureNames.joined(separator: ", "))")
         }
-        try await withServer(holding: size, chunkElements: chunkElements) { client, chunks in
-            if name.hasPrefix("push") {
-                let gradient = FloatBuffer(count: size.bytes / 4, repeating: 1e-3)
-                let tensors = chunks.map {
-                    OutgoingTensor(key: $0.key, count: $0.count, payload: Payload(gradient, offset: $0.offset, count: $0.count))
+        /// swiftps's goodput of this figure with `mode`, in GB/s.
+        func goodput(_ mode: Security) async throws -> Double {
+            try await withServer(holding: size, chunkElements: chunkElements, security: mode) { client, chunks in
+                if name.hasPrefix("push") {
+                    let gradient = FloatBuffer(count: size.bytes / 4, repeating: 1e-3)
+                    let tensors = chunks.map {
+                        OutgoingTensor(key: $0.key, count: $0.count, payload: Payload(gradient, offset: $0.offset, count: $0.count))
+                    }
+                    let pushes = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.push(tensors) } }
+                    return pushes * Double(size.bytes) / 1e9
                 }
-                let pushes = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.push(tensors) } }
-                let baseline = try await median { try await rawPush(size, chunks, sourceBytes: nil, round: round) }
-                report.figure(name, pushes * Double(size.bytes) / 1e9, "GB/s", baseline)
-            } else {
                 let keys = chunks.map(\.key)
                 let pulls = try await median { try await rate(window: goodputWindow, duration: round) { _ = try await client.pull(keys) } }
-                let baseline = try await median { try await rawPull(size, chunks, sourceBytes: nil, round: round) }
-                report.figure(name, pulls * Double(size.bytes) / 1e9, "GB/s", baseline)
+                return pulls * Double(size.bytes) / 1e9
             }
         }
+        let measured = try await goodput(security)
+        let baseline: Double
+        if security != .none {
+            baseline = try await goodput(.none)
+        } else {
+            let chunks = tensor(of: size, chunkElements: chunkElements).chunks
+            baseline = try await median {
+                try await (name.hasPrefix("push") ? rawPush : rawPull)(size, chunks, nil, round)
+            }
+        }
+        report.figure(name, measured, "GB/s", baseline)
     }
 
     /// Raw ZeroMQ sending the messages of a push of `size` with as many in flight, in GB/s: a push above 4 MiB goes
@@ -168,23 +214,30 @@ public enum TransportBenchmark {
     /// placement does, with a client of its own.
     ///
     /// One context per side (so one libzmq I/O thread each), as in two processes; the raw baseline does the same.
-    private static func withServer(holding size: Size, chunkElements: Int,
-                                   _ body: (ParameterServerClient, [Chunk]) async throws -> Void) async throws {
+    private static func withServer<R>(holding size: Size, chunkElements: Int, security: Security = .none,
+                                      _ body: (ParameterServerClient, [Chunk]) async throws -> R) async throws -> R {
         let (params, chunks) = tensor(of: size, chunkElements: chunkElements)
+        var serving = TransportSecurity.open, connecting = TransportSecurity.open
+        if security == .curve {  // keys made for the run, as `swiftps keygen` writes them
+            let cluster = try CurveKeyPair.generate(), worker = try CurveKeyPair.generate()
+            serving.serving = .init(keyPair: cluster, clients: [worker.publicKey: Peer(role: .worker, name: "worker")])
+            connecting.connecting = .init(serverPublicKey: cluster.publicKey, keyPair: worker)
+        }
         let store = ParameterStore(chunks: chunks, tensors: params, seed: 1,
                                    optimizer: OptimizerConfig(kind: .sgd, learningRate: 1e-6))
         // Whole 64 MiB chunks in one frame, and every reply the measurement queues: no limit the figure would meet.
         let limits = RequestLimits(maxMessageBytes: 1 << 30, maxQueuedBytesPerPeer: 1 << 34, maxQueuedBytes: 1 << 34)
-        let server = try RPCServer(context: ZMQContext(), bind: "tcp://127.0.0.1:0", limits: limits,
+        let server = try RPCServer(context: ZMQContext(), bind: "tcp://127.0.0.1:0", limits: limits, security: serving,
                                    handler: ParameterServerHandler(store: store))
-        let client = try ParameterServerClient(context: ZMQContext(), endpoint: server.endpoint)
+        let client = try ParameterServerClient(context: ZMQContext(), endpoint: server.endpoint, security: connecting)
         do {
-            try await body(client, chunks)
+            let result = try await body(client, chunks)
+            await stop(client, server)
+            return result
         } catch {
             await stop(client, server)
             throw error
         }
-        await stop(client, server)
     }
 
     private static func stop(_ client: ParameterServerClient, _ server: RPCServer) async {

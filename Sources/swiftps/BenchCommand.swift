@@ -25,7 +25,7 @@ struct TransportBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transport",
         abstract: "Push (with SGD applied) and pull goodput against one server on loopback, vs raw ZeroMQ request/ack.",
-        discussion: "The last two figures are raw ZeroMQ alone: its 64 MiB push and pull sent from one 4 MiB buffer that stays in cache, against the same from 64 MiB of memory.")
+        discussion: "The last two figures are raw ZeroMQ alone: its 64 MiB push and pull sent from one 4 MiB buffer that stays in cache, against the same from 64 MiB of memory. With --security curve, each swiftps figure is measured with CurveZMQ against the same figure with no security, and libsodium's XSalsa20-Poly1305 (secretbox) against memcpy shows the floor of per-byte encryption.")
 
     @OptionGroup var options: BenchOptions
 
@@ -34,6 +34,9 @@ struct TransportBench: AsyncParsableCommand {
 
     @Option(help: "Largest chunk of a tensor, in floats, as a job's --chunk-elements (a job's default is 65536); a power of two from 1024 to 16777216.")
     var chunkElements: Int = TransportBenchmark.defaultChunkElements
+
+    @Option(help: "none (baseline: raw ZeroMQ) or curve (CurveZMQ with keys, as a job with --keys; baseline: the same figure with no security).")
+    var security: TransportBenchmark.Security = .none
 
     @Option(help: .hidden)  // one figure, measured in this process: what the benchmark runs each child process for
     var figure: String?
@@ -44,17 +47,19 @@ struct TransportBench: AsyncParsableCommand {
         guard (1024...(1 << 24)).contains(chunkElements), chunkElements.nonzeroBitCount == 1 else {
             throw ValidationError("--chunk-elements must be a power of two from 1024 to 16777216 (got \(chunkElements))")
         }
-        if let only, !TransportBenchmark.figureNames.contains(where: { $0.contains(only) }) {
-            throw ValidationError("--only '\(only)' names no figure; the figures are \(TransportBenchmark.figureNames.joined(separator: ", "))")
+        let names = TransportBenchmark.figureNames(security)
+        if let only, !names.contains(where: { $0.contains(only) }) {
+            throw ValidationError("--only '\(only)' names no figure; the figures are \(names.joined(separator: ", "))")
         }
     }
 
     func run() async throws {
         if let figure {
-            try await TransportBenchmark.measure(figure: figure, secondsPerRound: options.seconds, chunkElements: chunkElements)
+            try await TransportBenchmark.measure(figure: figure, secondsPerRound: options.seconds, chunkElements: chunkElements,
+                                                 security: security)
         } else {
             try await TransportBenchmark.run(secondsPerRound: options.seconds, json: options.json, only: only,
-                                             chunkElements: chunkElements)
+                                             chunkElements: chunkElements, security: security)
         }
     }
 }
@@ -106,3 +111,5 @@ struct OverlapBench: AsyncParsableCommand {
         try await OverlapBenchmark.run(secondsPerRound: options.seconds, json: options.json)
     }
 }
+
+extension TransportBenchmark.Security: ExpressibleByArgument {}
