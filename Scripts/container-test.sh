@@ -31,11 +31,12 @@ for _ in $(seq 100); do docker info >/dev/null 2>&1 && break; sleep 0.3; done
 docker info >/dev/null || { tail -20 "$work/dockerd.log"; exit 1; }
 
 if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
-  # The Debian mirror this machine's apt already uses.
+  # The Debian mirror this machine's apt already uses; there is no other to fall back on.
   mirror=$( (grep -rhE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null || true) \
            | grep -oE 'https?://[^ ]+/debian/?$' | head -n 1 || true)
-  echo "==> debian:bookworm-slim from ${mirror:-http://deb.debian.org/debian}"
-  debootstrap --variant=minbase bookworm "$work/rootfs" "${mirror:-http://deb.debian.org/debian}" >"$work/debootstrap.log"
+  [ -n "$mirror" ] || { echo "error: no Debian mirror in this machine's apt sources to debootstrap from" >&2; exit 1; }
+  echo "==> debian:bookworm-slim from the apt mirror"
+  debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log"
   tar -C "$work/rootfs" -c . | docker import - debian:bookworm-slim >/dev/null
 fi
 
@@ -44,12 +45,12 @@ swift build -c release --static-swift-stdlib --scratch-path .build-static 2>&1 |
 cp .build-static/release/swiftps docker/swiftps
 docker build -q -f docker/Dockerfile --target runtime-host -t swiftps:ci . >/dev/null
 
-echo "==> compose: 1 coordinator, 2 servers, 2 workers"
+echo "==> compose: keys, 1 coordinator, 2 servers, 2 workers"
 start=$SECONDS
 IMAGE=swiftps:ci SERVERS=2 WORKERS=2 timeout 600 docker-compose -p "$project" -f docker/compose.yaml up --no-color \
   >"$work/compose.log" 2>&1 || { tail -40 "$work/compose.log"; exit 1; }
 failed=0
-for id in $(docker-compose -p "$project" -f docker/compose.yaml ps -q); do
+for id in $(docker-compose -p "$project" -f docker/compose.yaml ps -q); do  # keygen included: it must exit 0 too
   read -r name code < <(docker inspect -f '{{.Name}} {{.State.ExitCode}}' "$id")
   echo "  $name exited $code"
   [ "$code" = 0 ] || failed=1
@@ -58,4 +59,5 @@ results=$(grep -c 'result {' "$work/compose.log" || true)
 grep 'result {' "$work/compose.log" | head -n 2
 echo "compose run took $((SECONDS - start)) s; $results worker results"
 [ "$failed" = 0 ] && [ "$results" = 2 ] || { tail -40 "$work/compose.log"; exit 1; }
+grep -q "the cluster is open" "$work/compose.log" && { echo "error: a service ran without keys" >&2; exit 1; }
 echo "container test passed"

@@ -4,6 +4,8 @@
 # its own "hub" namespace, all in 10.77.0.0/24. Nothing is created in the host's own namespace: the veth
 # pairs are made inside the hub and one end is created directly in the node's namespace.
 #
+# Every process runs with a fresh key set (CurveZMQ, a key per worker).
+#
 #   Run A: a small job to the end. Every process exits 0, each worker reaches the accuracy threshold, and
 #          the servers registered with their own namespace addresses.
 #   Run B: the same topology with a short heartbeat timeout; once worker1 has made progress its cable is
@@ -165,12 +167,14 @@ start_cluster() {
   endpoint="tcp://$SUBNET.${HOST[coordinator]}:$port"
   local consistency=()
   if [[ -n $CONSISTENCY ]]; then consistency=(--consistency "$CONSISTENCY"); fi
-  start coordinator coordinator --bind "tcp://*:$port" --servers 2 --workers 2 "$@" "${consistency[@]}"
+  # Every process holds the run's keys (a key per worker): the whole cluster speaks CurveZMQ.
+  local keys=(--keys "$WORK/keys")
+  start coordinator coordinator --bind "tcp://*:$port" --servers 2 --workers 2 "${keys[@]}" "$@" "${consistency[@]}"
   # Servers bind a wildcard and advertise the address that routes to the coordinator (no --advertise).
-  start server0 server --coordinator "$endpoint"
-  start server1 server --coordinator "$endpoint"
-  start worker0 worker --coordinator "$endpoint" --progress-every 10
-  start worker1 worker --coordinator "$endpoint" --progress-every 10
+  start server0 server --coordinator "$endpoint" "${keys[@]}"
+  start server1 server --coordinator "$endpoint" "${keys[@]}"
+  start worker0 worker --coordinator "$endpoint" --progress-every 10 "${keys[@]}" --key worker-0
+  start worker1 worker --coordinator "$endpoint" --progress-every 10 "${keys[@]}" --key worker-1
 }
 
 now_s() { date +%s.%N; }
@@ -343,6 +347,7 @@ run_b() {
 [[ -x $BIN ]] || { echo "no swiftps binary at $BIN" >&2; exit 1; }
 total=$(now_s)
 say "namespaces $TAG-*, subnet $SUBNET.0/24, binary $BIN, logs in $WORK"
+"$BIN" keygen --out "$WORK/keys" --workers 2 >/dev/null
 setup_network
 run_a
 run_b

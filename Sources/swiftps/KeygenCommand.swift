@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SwiftPSTransport
 
 struct KeygenCommand: ParsableCommand {
@@ -18,11 +19,23 @@ struct KeygenCommand: ParsableCommand {
     @Option(help: "Also write worker-0 … worker-N-1: a key per worker (give each worker --key worker-I), so that no worker can act for another.")
     var workers: Int = 0
 
+    @Flag(help: "When DIR already holds a cluster's keys, check them and keep them (exit 0) instead of refusing.")
+    var keepExisting = false
+
     func validate() throws {
         guard (0...4096).contains(workers) else { throw ValidationError("--workers must be from 0 to 4096") }
     }
 
     func run() throws {
+        if keepExisting, FileManager.default.fileExists(atPath: "\(out)/cluster.key") {
+            do {
+                _ = try TransportSecurity.load(KeyDirectory(path: out), for: .server)
+            } catch {
+                throw ValidationError("\(out) holds keys that do not load: \(error.message)")
+            }
+            print("kept the keys in \(out)")
+            return
+        }
         do {
             for file in try KeyDirectory.create(at: out, workers: workers) { print(file) }
         } catch {

@@ -55,9 +55,9 @@ def emit(kind: str, record: dict) -> None:
     print(f"{kind} {json.dumps(record)}", flush=True)
 
 
-def run(coordinator: str, progress_every: int = 20) -> dict:
+def run(coordinator: str, progress_every: int = 20, keys: str | None = None, key: str = "worker") -> dict:
     torch.set_num_threads(1)
-    with swiftps.Client(coordinator) as client:
+    with swiftps.Client(coordinator, keys=keys, key=key) as client:
         registration = client.register_worker()
         job, plan, rank = registration.job, registration.job.plan, registration.rank
         train_x, train_y = swiftps.load_npy_spec(plan.train_data)
@@ -108,10 +108,14 @@ def main(argv=None) -> int:
     parser.add_argument("--coordinator", default=os.environ.get("SWIFTPS_COORDINATOR", ""),
                         help="coordinator address, tcp://HOST:PORT (env SWIFTPS_COORDINATOR)")
     parser.add_argument("--progress-every", type=int, default=20)
+    parser.add_argument("--keys", default=os.environ.get("SWIFTPS_KEYS") or None,
+                        help="key directory of a keyed cluster (swiftps keygen; env SWIFTPS_KEYS)")
+    parser.add_argument("--key", default=os.environ.get("SWIFTPS_KEY") or "worker",
+                        help="the client key to connect with (default worker; env SWIFTPS_KEY)")
     args = parser.parse_args(argv)
     if not args.coordinator:
         parser.error("--coordinator is required")
-    emit("result", run(args.coordinator, args.progress_every))
+    emit("result", run(args.coordinator, args.progress_every, args.keys, args.key))
     return 0
 
 

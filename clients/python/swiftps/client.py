@@ -13,7 +13,7 @@ import zmq
 
 from .errors import StatusCode, SwiftPSError
 from .space import Chunk, Tensor, as_tensors
-from .transport import Connection, OutgoingTensor, Pending, Reply, call_many, wait_all
+from .transport import Connection, CurveKeys, OutgoingTensor, Pending, Reply, call_many, wait_all
 from .v1 import swiftps_pb2 as pb
 from .wire import DType, decode_dense, encode_dense, encode_int8, encode_topk
 
@@ -80,10 +80,12 @@ class ShardMap:
 class _Heartbeat(threading.Thread):
     """Heartbeats from a thread of its own, on a socket of its own (created and used only in this thread)."""
 
-    def __init__(self, context: zmq.Context, endpoint: str, node_id: int, interval: float, give_up: float):
+    def __init__(self, context: zmq.Context, endpoint: str, node_id: int, interval: float, give_up: float,
+                 curve: CurveKeys | None = None):
         super().__init__(name=f"swiftps-heartbeat-{node_id}", daemon=True)
         self._context = context
         self._endpoint = endpoint
+        self._curve = curve
         self.node_id = node_id
         self.interval = interval
         self.give_up = give_up
@@ -103,7 +105,7 @@ class _Heartbeat(threading.Thread):
         self._stopping.set()
 
     def run(self) -> None:
-        connection = Connection(self._context, self._endpoint)
+        connection = Connection(self._context, self._endpoint, self._curve)
         last_answer = time.monotonic()
         try:
             while not self._stopping.is_set():
@@ -149,12 +151,15 @@ class Client:
     from several threads; each call holds the locks of the sockets it uses.
     """
 
-    def __init__(self, coordinator: str, *, timeout: float = 30.0, connect_timeout: float = 30.0):
+    def __init__(self, coordinator: str, *, timeout: float = 30.0, connect_timeout: float = 30.0,
+                 keys: str | None = None, key: str = "worker"):
+        """``keys``: the key directory of a keyed cluster (``swiftps keygen``); ``key``: the client key to use."""
         self.coordinator_address = coordinator
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self._curve = CurveKeys(keys, key) if keys else None
         self._context = zmq.Context()
-        self._coordinator = Connection(self._context, coordinator)
+        self._coordinator = Connection(self._context, coordinator, self._curve)
         self._servers: dict[int, Connection] = {}
         self._heartbeat: _Heartbeat | None = None
         self._residuals: dict[tuple[int, str], np.ndarray] = {}
@@ -233,7 +238,8 @@ class Client:
         if heartbeat:
             timeout_ms = r.job.heartbeat_timeout_ms or 5000
             self._heartbeat = _Heartbeat(self._context, self.coordinator_address, r.node_id,
-                                         interval=max(0.1, timeout_ms / 5000), give_up=3 * timeout_ms / 1000)
+                                         interval=max(0.1, timeout_ms / 5000), give_up=3 * timeout_ms / 1000,
+                                         curve=self._curve)
             self._heartbeat.start()
         return self.registration
 
@@ -418,7 +424,7 @@ class Client:
         self.tensors = smap.tensors
         for node_id, address in smap.servers.items():
             if node_id not in self._servers:
-                self._servers[node_id] = Connection(self._context, address)
+                self._servers[node_id] = Connection(self._context, address, self._curve)
 
     def _map(self) -> ShardMap:
         if self.shard_map is None:

@@ -97,10 +97,12 @@ class Connection:
     wait in the socket's queue until it answers or the call's deadline passes. Thread-safe: the socket is only
     touched with the connection's lock held."""
 
-    def __init__(self, context: zmq.Context, endpoint: str):
+    def __init__(self, context: zmq.Context, endpoint: str, curve: "CurveKeys | None" = None):
         self.endpoint = endpoint
         self._socket = context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(self._socket)
         self._socket.connect(endpoint)
         self._lock = threading.Lock()
         self._next_id = 1
@@ -251,3 +253,32 @@ def call_many(starts: Sequence[tuple], timeout: float) -> list[Reply | SwiftPSEr
             pendings.append(error)
     wait_all([p for p in pendings if isinstance(p, Pending)])
     return [p if isinstance(p, SwiftPSError) else p.result for p in pendings]
+
+
+class CurveKeys:
+    """A client's CurveZMQ keys from a ``swiftps keygen`` directory: the cluster's public key and the client's own
+    pair (``NAME.key``, its public key derived), as every socket of a client of a keyed cluster needs them."""
+
+    def __init__(self, directory: str, name: str = "worker"):
+        import os
+        import stat
+
+        def read(path: str) -> bytes:
+            with open(path, "rb") as f:
+                key = f.read().strip()
+            if len(key) != 40:
+                raise ValueError(f"{path}: not a Z85 key (one line of 40 characters)")
+            return key
+
+        secret_path = os.path.join(directory, f"{name}.key")
+        mode = os.stat(secret_path).st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise PermissionError(f"{secret_path} holds a secret key but other users may read it: chmod 600 it")
+        self.server_public = read(os.path.join(directory, "cluster.pub"))
+        self.secret = read(secret_path)
+        self.public = zmq.curve_public(self.secret)
+
+    def apply(self, socket: zmq.Socket) -> None:
+        socket.curve_serverkey = self.server_public
+        socket.curve_publickey = self.public
+        socket.curve_secretkey = self.secret

@@ -110,6 +110,13 @@ class Cluster:
         self.log_dir = log_dir
         self.processes: list[Process] = []
         self.coordinator_address = ""
+        #: The key directory every process is given (a keyed cluster); None: open.
+        self.keys: str | None = None
+
+    def _keyed(self, key: str | None = None) -> list:
+        if self.keys is None:
+            return []
+        return ["--keys", self.keys] + (["--key", key] if key else [])
 
     def spawn(self, name: str, argv: list, env: dict | None = None) -> Process:
         p = Process(name, [str(a) for a in argv], self.log_dir, env)
@@ -121,11 +128,11 @@ class Cluster:
         address, read from its ``listening`` line."""
         binary = swiftps_bin()
         coordinator = self.spawn("coordinator", [binary, "coordinator", "--bind", "tcp://127.0.0.1:0",
-                                                 "--servers", servers, "--workers", workers, *job_args])
+                                                 "--servers", servers, "--workers", workers, *self._keyed(), *job_args])
         self.coordinator_address = coordinator.wait_line("listening ", timeout).split()[1]
         for i in range(servers):
             server = self.spawn(f"server{i}", [binary, "server", "--coordinator", self.coordinator_address,
-                                               "--bind", "tcp://127.0.0.1:0"])
+                                               "--bind", "tcp://127.0.0.1:0", *self._keyed()])
             server.wait_line("listening ", timeout)
         self.wait_for_servers(servers, timeout)
         return self.coordinator_address
@@ -134,7 +141,7 @@ class Cluster:
         """Until ``servers`` servers have registered (a server prints ``listening`` before it registers)."""
         import swiftps
 
-        with swiftps.Client(self.coordinator_address) as client:
+        with swiftps.Client(self.coordinator_address, keys=self.keys, key="operator") as client:
             deadline = time.monotonic() + timeout
             while True:
                 nodes = client.cluster_status().nodes
@@ -144,13 +151,13 @@ class Cluster:
                     raise TimeoutError(f"{servers} servers did not register within {timeout} s\n{self.describe()}")
                 time.sleep(0.02)
 
-    def swift_worker(self, name: str = "swift-worker") -> Process:
+    def swift_worker(self, name: str = "swift-worker", key: str | None = None) -> Process:
         return self.spawn(name, [swiftps_bin(), "worker", "--coordinator", self.coordinator_address,
-                                 "--progress-every", "10"])
+                                 "--progress-every", "10", *self._keyed(key)])
 
-    def python_example(self, script: str, name: str) -> Process:
+    def python_example(self, script: str, name: str, key: str | None = None) -> Process:
         return self.spawn(name, [sys.executable, EXAMPLES / script, "--coordinator", self.coordinator_address,
-                                 "--progress-every", "10"])
+                                 "--progress-every", "10", *self._keyed(key)])
 
     def describe(self) -> str:
         return "\n".join(p.describe() for p in self.processes)

@@ -6,12 +6,13 @@ b. A client declares a model the preset cannot make (a 3-D tensor, a weight with
    with Assign, a frozen tensor) with `--model client`, trains it in numpy and reaches 0.9 held-out accuracy.
 """
 import math
+import subprocess
 
 import numpy as np
 import pytest
 
 import swiftps
-from cluster import blob_data, save_npy_data
+from cluster import blob_data, save_npy_data, swiftps_bin
 from swiftps import SwiftPSError
 
 pytestmark = pytest.mark.integration
@@ -40,6 +41,33 @@ def test_python_and_swift_workers_end_with_the_same_model(cluster, tmp_path, con
     assert mine["accuracy"] >= 0.8, mine  # 4 classes: chance is 0.25
     assert theirs["accuracy"] >= 0.8, theirs
     # The job is over: the coordinator and the servers leave by themselves.
+    for process in cluster.processes:
+        assert process.wait(15) == 0, process.describe()
+
+
+def test_a_keyed_cluster_admits_the_python_worker_and_nobody_without_keys(cluster, tmp_path):
+    """With keys (CurveZMQ), a Python worker holding worker-0's key and a Swift worker holding worker-1's train one
+    bsp job to the same model; a client without keys is never answered, one with a stranger's key neither."""
+    keys, stranger = tmp_path / "keys", tmp_path / "stranger"
+    for directory in (keys, stranger):
+        subprocess.run([str(swiftps_bin()), "keygen", "--out", str(directory), "--workers", "2"], check=True,
+                       stdout=subprocess.DEVNULL)
+    cluster.keys = str(keys)
+    train, test = save_npy_data(tmp_path, inputs=16, classes=4, train=4000, test=1000, seed=7)
+    address = cluster.start(servers=2, workers=2, job_args=[
+        "--layers", "16,32,4", "--consistency", "bsp", "--batch-size", "32", "--epochs", "2", "--lr", "0.05",
+        "--seed", "3", "--train-data", train, "--test-data", test])
+    for directory in (None, str(stranger)):
+        with swiftps.Client(address, timeout=1.0, keys=directory, key="operator") as outsider:
+            with pytest.raises(swiftps.SwiftPSError) as refused:
+                outsider.cluster_status()
+            assert refused.value.code in (swiftps.StatusCode.DEADLINE_EXCEEDED, swiftps.StatusCode.UNAVAILABLE)
+    python_worker = cluster.python_example("numpy_mlp.py", "python-worker", key="worker-0")
+    swift_worker = cluster.swift_worker(key="worker-1")
+    assert python_worker.wait(45) == 0, python_worker.describe()
+    assert swift_worker.wait(45) == 0, swift_worker.describe()
+    assert python_worker.result()["model_digest"] == swift_worker.result()["model_digest"]
+    assert python_worker.result()["accuracy"] >= 0.8
     for process in cluster.processes:
         assert process.wait(15) == 0, process.describe()
 
