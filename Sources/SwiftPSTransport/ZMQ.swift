@@ -6,10 +6,19 @@ public final class ZMQContext: Sendable {
     /// `zmq_ctx_*` calls are thread-safe; the pointer itself never changes.
     nonisolated(unsafe) let handle: UnsafeMutableRawPointer
 
-    public init(ioThreads: Int = 1) {
+    /// - Parameter ioThreads: libzmq's I/O threads, which do the CurveZMQ crypto; each connection stays on one of
+    ///   them. Default: `SWIFTPS_IO_THREADS` from the environment, else 1.
+    public init(ioThreads: Int = ZMQContext.defaultIOThreads) {
         handle = zmq_ctx_new()
         zmq_ctx_set(handle, ZMQ_IO_THREADS, Int32(ioThreads))
     }
+
+    /// `SWIFTPS_IO_THREADS` (1 to 64), else 1.
+    public static let defaultIOThreads: Int = {
+        guard let text = getenv("SWIFTPS_IO_THREADS").map({ String(cString: $0) }), let value = Int(text),
+              (1...64).contains(value) else { return 1 }
+        return value
+    }()
 
     deinit { zmq_ctx_term(handle) }
 }
