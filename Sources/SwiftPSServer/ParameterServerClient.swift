@@ -50,6 +50,12 @@ public final class ParameterServerClient: Sendable {
         try await rpc.call(.pull, PullRequest(keys: keys, dtype: dtype), timeout: timeout).tensors
     }
 
+    /// Queues one pull now and returns its reply to await later (the values are its `tensors`): a caller can keep
+    /// several parts of a large pull in flight and store each as it arrives.
+    public func startPull(_ keys: [UInt64], dtype: DType = .f32, timeout: Duration = .seconds(30)) -> PendingCall {
+        rpc.start(.pull, PullRequest(keys: keys, dtype: dtype), timeout: timeout)
+    }
+
     /// Applies `gradients` as worker `rank`'s next clock, then returns the new values of the same keys in `dtype`,
     /// once the job's consistency model allows (BSP: when the round is complete), with the clock and its lag.
     /// - Parameters:

@@ -190,9 +190,21 @@ public final class PendingCall: Sendable {
         case waiting
         case awaited(CheckedContinuation<Reply, any Error>)
         case done(Result<Reply, any Error>)
+        /// Handed out by `take`: the reply (and its frames) is no longer kept here.
+        case taken
     }
 
     private let state = Mutex<State>(.waiting)
+
+    /// The reply if it has come, without waiting (nil if not yet); once taken, the call keeps no reference to it, so
+    /// its frames live only as long as the caller keeps them. A call is taken or awaited, not both.
+    public func take() -> Result<Reply, any Error>? {
+        state.withLock { state in
+            guard case .done(let result) = state else { return nil }
+            state = .taken
+            return result
+        }
+    }
 
     /// The reply; throws as `RPCClient.call` does.
     public func value() async throws -> Reply {
