@@ -7,9 +7,15 @@ public final class ParameterServerClient: Sendable {
     public let endpoint: String
     private let rpc: RPCClient
 
-    public init(context: ZMQContext, endpoint: String) throws(SwiftPSError) {
+    /// - Parameters:
+    ///   - maxPayloadInFlight: the most request payload bytes sent to the server and not yet answered; nil: no limit.
+    ///   - releaseWhenTaken: with a limit, started calls hold their bytes until the caller takes the reply, which it
+    ///     must then do in the order it started them. See `RPCClient.init`.
+    public init(context: ZMQContext, endpoint: String, maxPayloadInFlight: Int? = nil,
+                releaseWhenTaken: Bool = false) throws(SwiftPSError) {
         self.endpoint = endpoint
-        rpc = try RPCClient(context: context, endpoint: endpoint)
+        rpc = try RPCClient(context: context, endpoint: endpoint, maxPayloadInFlight: maxPayloadInFlight,
+                            releaseWhenTaken: releaseWhenTaken)
     }
 
     public func close() async { await rpc.close() }

@@ -127,18 +127,54 @@ final class ParameterExchange: LayerTransport {
         let layerOf = { (chunk: Chunk) in layerOfTensor[chunk.param] }
         let lowestLayer = Dictionary(chunks.map { ($0.server, layerOf($0)) }, uniquingKeysWith: min)
         layerRequests = (0..<model.layerCount).map { layer in
-            clients.keys.sorted().flatMap { id in
+            Self.interleaved(clients.keys.sorted().map { id in
                 let mine = chunks.indices.filter { chunks[$0].server == id && layerOf(chunks[$0]) == layer }
-                let parts = RequestParts.ranges(byteCounts: mine.map { Self.payloadBytes(chunks[$0], pushDType, compression) })
+                let parts = RequestParts.ranges(byteCounts: mine.map { Self.payloadBytes(chunks[$0], pushDType, compression) },
+                                                maxBytes: Self.pushPartBytes)
                 return parts.map { part in
                     let indices = Array(mine[part])
                     return LayerRequest(client: clients[id]!, chunks: indices,
                                         more: part.upperBound < mine.count || lowestLayer[id]! < layer,
                                         tensors: (0..<max(1, staging.count)).map { slot in indices.map { tensor($0, slot: slot) } })
                 }
-            }
+            })
         }
     }
+
+    /// The servers' parts of a layer taken in turn (first parts first): replies taken in this order keep every
+    /// server's window moving, where one server's parts after another's would leave the second idle meanwhile.
+    private static func interleaved(_ perServer: [[LayerRequest]]) -> [LayerRequest] {
+        (0..<(perServer.map(\.count).max() ?? 0)).flatMap { index in perServer.compactMap { index < $0.count ? $0[index] : nil } }
+    }
+
+    /// The payload budget of one push-pull request: half of `RequestParts`' 4 MiB (see `maxPayloadInFlight`).
+    static let pushPartBytes = RequestParts.defaultMaxBytes / 2
+
+    /// The most push payload a worker keeps in flight to one server: two requests, so that the server applies one
+    /// while the next arrives, and holds no more of this worker's pushes than that however large a layer is (a
+    /// server reads requests faster than it applies them, and held 1.1-1.4x its weights and state once a 100M-float
+    /// layer's parts arrived at once). A chunk larger than a part goes alone, so two such chunks.
+    ///
+    /// Nil (no limit) under BSP and ssp:0: there a part's reply waits for the worker's whole clock, the last part
+    /// included, which a limit would hold back behind it. With a bound of 1 or more the slowest worker's replies
+    /// never wait, so every clock completes. (A BSP server keeps a round's pushes until the round is complete in
+    /// any case: it sums them then.)
+    static func maxPayloadInFlight(_ job: JobConfig) -> Int? {
+        guard (job.consistency.bound ?? 1) >= 1 else { return nil }
+        return 2 * max(pushPartBytes, job.chunkElements * 4)
+    }
+
+    /// Whether a request stays in the window until its reply is taken, not just until it arrives: with
+    /// `maxInflight ≤ 1` the exchange takes replies in the order it sent them (`receive` first takes those of the
+    /// layers sent before), so the replies waiting here are bounded too, however slowly the schedule gets to them.
+    /// The price is that while the schedule computes, a layer's exchange moves on only by the window.
+    static func takesInOrder(_ job: JobConfig) -> Bool {
+        job.plan.maxInflight <= 1 && maxPayloadInFlight(job) != nil
+    }
+
+    /// Parts of a whole-model pull in flight per server: one arriving while the last is stored. (Four, as pushes
+    /// use, held 16 MiB of frames for a pull that happens twice a run.)
+    static let pullPartsInFlight = 2
 
     /// Payload bytes of one chunk's push.
     private static func payloadBytes(_ chunk: Chunk, _ dtype: DType, _ compression: Compression) -> Int {
@@ -153,9 +189,9 @@ final class ParameterExchange: LayerTransport {
 
     /// Replaces every parameter with the servers' current values.
     ///
-    /// Pulled in parts within `RequestParts`' budgets (4 MiB, 8,192 tensors), `partsInFlight` per server at a time,
-    /// each stored as it arrives: the frames alive at once are a few MiB, not the whole model (which, gathered whole
-    /// before storing, made a worker's peak 3× the model's bytes).
+    /// Pulled in parts within `RequestParts`' budgets (4 MiB, 8,192 tensors), `pullPartsInFlight` per server at a
+    /// time, each stored as it arrives: the frames alive at once are a few MiB, not the whole model (which, gathered
+    /// whole before storing, made a worker's peak 3× the model's bytes).
     func pullAll() async throws {
         let width = dtype.byteWidth
         let parts = servers.map { server in
@@ -169,7 +205,7 @@ final class ParameterExchange: LayerTransport {
             for server in parts where index < server.count { queue.append(server[index]) }
         }
         var window: [PendingCall] = []
-        let limit = ParameterServerClient.partsInFlight * max(1, servers.count)
+        let limit = Self.pullPartsInFlight * max(1, servers.count)
         for part in queue {
             if window.count == limit { try storePulled(try await window.removeFirst().value()) }
             window.append(part.client.startPull(part.keys, dtype: dtype))

@@ -96,7 +96,9 @@ public enum WorkerNode {
         defer { heartbeat.stop() }
         let map = try await coordinator.waitForShardMap(shutdown: shutdown, log: log)
         for server in map.servers {
-            servers[server.id] = try ParameterServerClient(context: context, endpoint: server.address)
+            servers[server.id] = try ParameterServerClient(context: context, endpoint: server.address,
+                                                           maxPayloadInFlight: ParameterExchange.maxPayloadInFlight(job),
+                                                           releaseWhenTaken: ParameterExchange.takesInOrder(job))
         }
         // On shutdown the servers may leave first: fail the exchange (or barrier) in flight now, not at its deadline.
         let clients = Array(servers.values)
