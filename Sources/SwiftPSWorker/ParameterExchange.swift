@@ -152,7 +152,7 @@ final class ParameterExchange: LayerTransport {
 
     /// The most push payload a worker keeps in flight to one server: two requests, so that the server applies one
     /// while the next arrives, and holds no more of this worker's pushes than that however large a layer is (a
-    /// server reads requests faster than it applies them, and held 1.1-1.4x its weights and state once a 100M-float
+    /// server reads requests faster than it applies them, and held 1.1-1.5x its weights and state once a 100M-float
     /// layer's parts arrived at once). A chunk larger than a part goes alone, so two such chunks.
     ///
     /// Nil (no limit) under BSP and ssp:0: there a part's reply waits for the worker's whole clock, the last part
