@@ -80,6 +80,16 @@ final class Report {
     ///     better than the baseline.
     func figure(_ name: String, _ value: Double, _ unit: String, _ baseline: Double, higherIsBetter: Bool = true) {
         let ratio = higherIsBetter ? (baseline > 0 ? value / baseline : 0) : (value > 0 ? baseline / value : 0)
+        line(name, value, unit, baseline, ratio)
+    }
+
+    /// A quantity as a multiple of `baseline` (ratio = value / baseline): memory against the bytes it must hold,
+    /// where a ratio nearer 1 is better.
+    func share(_ name: String, _ value: Double, _ unit: String, _ baseline: Double) {
+        line(name, value, unit, baseline, baseline > 0 ? value / baseline : 0)
+    }
+
+    private func line(_ name: String, _ value: Double, _ unit: String, _ baseline: Double, _ ratio: Double) {
         if json {
             emit(#"{"name":"\#(name)","value":\#(value),"unit":"\#(unit)","baseline":\#(baseline),"ratio":\#(ratio)}"#)
         } else {

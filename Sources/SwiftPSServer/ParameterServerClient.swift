@@ -7,9 +7,16 @@ public final class ParameterServerClient: Sendable {
     public let endpoint: String
     private let rpc: RPCClient
 
-    public init(context: ZMQContext, endpoint: String, security: TransportSecurity = .open) throws(SwiftPSError) {
+    /// - Parameters:
+    ///   - security: CurveZMQ keys for a keyed cluster (`TransportSecurity`); open by default.
+    ///   - maxPayloadInFlight: the most request payload bytes sent to the server and not yet answered; nil: no limit.
+    ///   - releaseWhenTaken: with a limit, started calls hold their bytes until the caller takes the reply, which it
+    ///     must then do in the order it started them. See `RPCClient.init`.
+    public init(context: ZMQContext, endpoint: String, security: TransportSecurity = .open, maxPayloadInFlight: Int? = nil,
+                releaseWhenTaken: Bool = false) throws(SwiftPSError) {
         self.endpoint = endpoint
-        rpc = try RPCClient(context: context, endpoint: endpoint, security: security)
+        rpc = try RPCClient(context: context, endpoint: endpoint, security: security, maxPayloadInFlight: maxPayloadInFlight,
+                            releaseWhenTaken: releaseWhenTaken)
     }
 
     public func close() async { await rpc.close() }
@@ -48,6 +55,12 @@ public final class ParameterServerClient: Sendable {
     /// The current values of `keys` in `dtype`, read in place from the reply's frames.
     public func pull(_ keys: [UInt64], dtype: DType = .f32, timeout: Duration = .seconds(30)) async throws -> [ReceivedTensor] {
         try await rpc.call(.pull, PullRequest(keys: keys, dtype: dtype), timeout: timeout).tensors
+    }
+
+    /// Queues one pull now and returns its reply to await later (the values are its `tensors`): a caller can keep
+    /// several parts of a large pull in flight and store each as it arrives.
+    public func startPull(_ keys: [UInt64], dtype: DType = .f32, timeout: Duration = .seconds(30)) -> PendingCall {
+        rpc.start(.pull, PullRequest(keys: keys, dtype: dtype), timeout: timeout)
     }
 
     /// Applies `gradients` as worker `rank`'s next clock, then returns the new values of the same keys in `dtype`,

@@ -100,7 +100,9 @@ public enum WorkerNode {
         let map = try await coordinator.waitForShardMap(shutdown: shutdown, log: log)
         for server in map.servers {
             servers[server.id] = try ParameterServerClient(context: context, endpoint: server.address,
-                                                           security: options.security)
+                                                           security: options.security,
+                                                           maxPayloadInFlight: ParameterExchange.maxPayloadInFlight(job),
+                                                           releaseWhenTaken: ParameterExchange.takesInOrder(job))
         }
         // On shutdown the servers may leave first: fail the exchange (or barrier) in flight now, not at its deadline.
         let clients = Array(servers.values)

@@ -5,7 +5,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures next to a baseline measured in the same run.",
-        subcommands: [TransportBench.self, ApplyBench.self, ConvertBench.self, StepBench.self, OverlapBench.self])
+        subcommands: [TransportBench.self, ApplyBench.self, ConvertBench.self, StepBench.self, OverlapBench.self,
+                      MemoryBench.self])
 }
 
 /// The options every benchmark takes.
@@ -109,6 +110,56 @@ struct OverlapBench: AsyncParsableCommand {
 
     func run() async throws {
         try await OverlapBenchmark.run(secondsPerRound: options.seconds, json: options.json)
+    }
+}
+
+struct MemoryBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memory",
+        abstract: "Peak resident memory of a real worker and server against the model's fp32 bytes and the weights plus optimizer state.",
+        discussion: """
+            Runs three jobs (1 coordinator, 1 server, 1 worker as child processes, momentum, one short epoch): --layers \
+            with the default chunks and with --small-chunk-elements, and --server-layers with the default chunks. Each \
+            figure is a process's resident set in MiB, at start (waiting for the coordinator) and at its peak (the \
+            high-water mark as it exits); the baseline is the model's fp32 bytes for a worker, the weights plus momentum \
+            (2x) for the server, and the ratio is value / baseline. Targets: worker 2.2 (default chunks), 2.5 (1,024-float \
+            chunks); server 1.1.
+            """)
+
+    @Flag(help: "One JSON object per figure: {name, value, unit, baseline, ratio}.")
+    var json = false
+
+    @Option(help: "Layer sizes of the worker's model (about 100M parameters by default).")
+    var layers: String = "64,10000,10000,10"
+
+    @Option(help: "Layer sizes of the job whose server is measured (about 50M parameters by default).")
+    var serverLayers: String = "64,7070,7070,10"
+
+    @Option(help: "The small chunk size, in floats, of the second job.")
+    var smallChunkElements: Int = 1024
+
+    @Option(help: "Training samples per job (one epoch in batches of 64).")
+    var trainSamples: Int = 320
+
+    func validate() throws {
+        for (flag, value) in [("--layers", layers), ("--server-layers", serverLayers)] {
+            let sizes = value.split(separator: ",").compactMap { Int($0) }
+            guard sizes.count >= 2, sizes.count == value.split(separator: ",").count, sizes.allSatisfy({ $0 > 0 }),
+                  sizes[0] == 64, sizes.last! >= 2 else {
+                throw ValidationError("\(flag) needs positive sizes, 64 inputs first and at least 2 classes last (got '\(value)')")
+            }
+        }
+        guard smallChunkElements > 0 else { throw ValidationError("--small-chunk-elements must be positive") }
+        guard trainSamples >= 64 else { throw ValidationError("--train-samples must be at least one batch of 64") }
+    }
+
+    func run() async throws {
+        let sizes = { (text: String) in text.split(separator: ",").map { Int($0)! } }
+        let standard = MemoryBenchmark.defaultChunkElements
+        try await MemoryBenchmark.run(cases: [.init(layers: sizes(layers), chunkElements: standard),
+                                              .init(layers: sizes(layers), chunkElements: smallChunkElements),
+                                              .init(layers: sizes(serverLayers), chunkElements: standard)],
+                                      samples: trainSamples, json: json)
     }
 }
 

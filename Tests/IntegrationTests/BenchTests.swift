@@ -9,9 +9,12 @@ extension Integration {
                           ["transport", "--only", "push_goodput_1MiB", "--chunk-elements", "65536"],
                           ["transport", "--only", "raw_pull_goodput_64MiB_from_cache"],
                           // 64 MiB chunks: each frame larger than the 4 MiB the figure sends from (it crashed once)
-                          ["transport", "--only", "raw_pull_goodput_64MiB_from_cache", "--chunk-elements", "16777216"]])
+                          ["transport", "--only", "raw_pull_goodput_64MiB_from_cache", "--chunk-elements", "16777216"],
+                          // a few million parameters instead of 100M and 50M
+                          ["memory", "--layers", "64,1500,1500,10", "--server-layers", "64,1000,1000,10"]])
         func printsWellFormedFigures(_ arguments: [String]) async throws {
-            let bench = try RunningProcess("bench", ["bench"] + arguments + ["--json", "--seconds", "0.05"])
+            let timing = arguments.first == "memory" ? [] : ["--seconds", "0.05"]  // memory is not timed
+            let bench = try RunningProcess("bench", ["bench"] + arguments + ["--json"] + timing)
             defer { bench.stop() }
             let status = try await bench.exitStatus(timeout: .seconds(300))
             #expect(status == 0, "bench \(arguments) exited \(status):\n\(bench.stderr)")
@@ -30,6 +33,10 @@ extension Integration {
                     #expect(number.isFinite && number > 0, "\(key) in \(line)")
                 }
                 #expect((figure["ratio"] as? NSNumber)?.doubleValue.isFinite == true, "\(line)")
+            }
+            if arguments.first == "memory" {  // start and peak of each role, for each of the three jobs
+                #expect(names.count == 12, "\(names)")
+                #expect(names.allSatisfy { $0.hasPrefix("worker_") || $0.hasPrefix("server_") }, "\(names)")
             }
             if arguments.first == "transport" {  // --only: exactly the figures whose names hold its text
                 #expect(names == (arguments[2] == "4KiB" ? ["push_goodput_4KiB", "pull_goodput_4KiB", "push_rate_4KiB"]
