@@ -140,6 +140,7 @@ public final class ParameterServerHandler: RPCHandler {
         }
         let parked = ParkedPull(route: request.route, keys: request.tensors.map(\.header.key), dtype: pushPull.dtype)
         let decision = try withValidated(request.tensors) { (store, views) throws(SwiftPSError) in
+            if clocks.consistency == .bsp { try requireRoomInRounds(for: request.tensors, rank: pushPull.workerRank, store) }
             let (clock, decision) = try clocks.push(from: pushPull.workerRank, more: pushPull.more, last: pushPull.last,
                                                     waiter: parked)
             if clocks.consistency == .bsp {
@@ -150,6 +151,18 @@ public final class ParameterServerHandler: RPCHandler {
             return decision
         }
         return carryOut(decision)
+    }
+
+    /// BSP keeps a round's pushes until every live worker has pushed: one worker's held bytes stay within twice the
+    /// shard's fp32 bytes (a round carries each key once), so that pushing parts without end (`more`) cannot pin the
+    /// server's memory. Past it: RESOURCE_EXHAUSTED, with nothing kept.
+    private func requireRoomInRounds(for tensors: [ReceivedTensor], rank: UInt32, _ store: ParameterStore) throws(SwiftPSError) {
+        let held = rounds.values.reduce(0) { $0 + ($1[rank] ?? []).reduce(0) { $0 + $1.bytes.count } }
+        let adding = tensors.reduce(0) { $0 + $1.bytes.count }, limit = 2 * 4 * store.elements + (1 << 20)
+        guard held + adding <= limit else {
+            throw SwiftPSError(.resourceExhausted, "worker rank \(rank) would have \(held + adding) bytes held for open BSP "
+                               + "rounds, more than \(limit) (twice this shard): push each key once per clock")
+        }
     }
 
     /// Applies the rounds the table completed and answers the replies it released.

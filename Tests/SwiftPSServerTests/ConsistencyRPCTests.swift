@@ -60,6 +60,27 @@ import SwiftPSServer
         }
     }
 
+    /// A worker that keeps pushing parts of one clock (`more`) is held to twice the shard's bytes (here 2,003 floats:
+    /// 16 KiB + 1 MiB), then refused; the round still completes with what was held.
+    @Test func bspHoldsAtMostTwiceTheShardPerWorker() async throws {
+        try await Self.withBSPServer { rank0, rank1, _ in
+            let w0 = tensor(TestShard.w0, [Float](repeating: 1e-3, count: 1500))  // 6,000 bytes a part
+            let limit = 2 * 4 * 2003 + (1 << 20), fit = limit / 6000
+            let parts = (0..<fit).map { _ in rank0.startPushPull([w0], rank: 0, more: true) }
+            #expect(try await Self.awaitPushes(UInt64(fit), via: rank0), "every part within the limit is held")
+            #expect(await ParameterServerRPCTests.refusal {
+                _ = try await rank0.pushPull([w0], rank: 0, more: true)
+            } == .resourceExhausted)
+            let closing = Task { try await rank0.pushPull([tensor(TestShard.b, Self.g0)], rank: 0) }
+            _ = try await rank1.pushPull([tensor(TestShard.b, Self.g1)], rank: 1)
+            _ = try await closing.value
+            for part in parts { #expect(try ParameterServerClient.pushPullResult(try await part.value()).values.count == 1) }
+            // The held parts were summed and applied once: w0 moved by lr × (parts × 1e-3), the refused part not.
+            let moved = zip(TestShard.initial(TestShard.w0), floats(try await rank0.pull([TestShard.w0])[0])).map { $0 - $1 }
+            #expect(moved.allSatisfy { abs($0 - 0.5 * Float(fit) * 1e-3) < 1e-4 }, "\(moved.prefix(3))")
+        }
+    }
+
     @Test func aDroppedWorkerNoLongerHoldsTheRoundBack() async throws {
         try await Self.withBSPServer { rank0, _, handler in
             let first = Task { try await rank0.pushPull([tensor(TestShard.b, Self.g0)], rank: 0) }
