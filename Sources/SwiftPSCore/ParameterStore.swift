@@ -157,6 +157,10 @@ public final class ParameterStore {
     /// Throws NOT_FOUND for an unknown key, UNAVAILABLE for a pushed tensor's key not yet assigned.
     public func requireServable(_ key: UInt64) throws(SwiftPSError) {
         guard let slot = slots[key] else { throw SwiftPSError(.notFound, "unknown key \(keyName(key))") }
+        try Self.requireAssigned(slot, key)
+    }
+
+    private static func requireAssigned(_ slot: Slot, _ key: UInt64) throws(SwiftPSError) {
         guard slot.assigned else {
             throw SwiftPSError(.unavailable, "key \(keyName(key)) awaits its initial values (Assign)")
         }
@@ -172,7 +176,7 @@ public final class ParameterStore {
             guard let slot = slots[g.key] else {
                 throw SwiftPSError(.notFound, "unknown key \(keyName(g.key)) (this server holds \(slots.count) keys)")
             }
-            try requireServable(g.key)
+            try Self.requireAssigned(slot, g.key)
             guard g.count == slot.count else {
                 throw SwiftPSError(.invalidArgument,
                                    "key \(keyName(g.key)): \(g.count) elements sent, the key has \(slot.count)")

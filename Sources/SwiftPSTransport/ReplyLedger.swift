@@ -31,14 +31,15 @@ final class ReplyLedger: Sendable {
     }
 
     /// A payload's owner that gives its bytes back to the ledger when libzmq lets go of it.
-    final class Entry: Sendable {
-        let owner: any AnyObject & Sendable
+    /// `@unchecked Sendable`: `owner` is only kept alive, never used, by the thread that drops the entry.
+    final class Entry: @unchecked Sendable {
+        let owner: AnyObject
         let ledger: ReplyLedger
         let peer: [UInt8]
         let bytes: Int
 
         init(owner: AnyObject, ledger: ReplyLedger, peer: [UInt8], bytes: Int) {
-            self.owner = UncheckedOwner(owner)
+            self.owner = owner
             self.ledger = ledger
             self.peer = peer
             self.bytes = bytes
@@ -47,10 +48,4 @@ final class ReplyLedger: Sendable {
 
         deinit { ledger.release(peer, bytes) }
     }
-}
-
-/// `@unchecked Sendable`: only kept alive, never used, from the thread that drops it.
-private final class UncheckedOwner: @unchecked Sendable {
-    let owner: AnyObject
-    init(_ owner: AnyObject) { self.owner = owner }
 }

@@ -15,7 +15,7 @@ final class ZAPHandler: Sendable {
     private let wake = WakeSignal()
     private let exit = ThreadExit()
     /// Refused handshakes, for the log (every few seconds at most).
-    let refusals = Atomic<Int>(0)
+    private let refusals = Atomic<Int>(0)
 
     init(context: ZMQContext, clients: [String: Peer], log: Log) throws(SwiftPSError) {
         let socket = try ZMQSocket(context, type: ZMQ_REP)
